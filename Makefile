@@ -1,0 +1,58 @@
+# kwindow — `make run` and `make test` work on a fresh Debian machine with Go, Node and
+# make: they install what is missing first (Debian packages through apt-get).
+
+GO        ?= go
+BIN       := bin/kwindow
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the build and the tests need: RocksDB 7.8.3 with its compression
+# libraries (grocksdb v1.7.14 links against it through cgo).
+DEB_PKGS  := librocksdb-dev libsnappy-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev
+FUZZTIME  ?= 8s
+BENCHTIME ?= 1s
+
+.PHONY: all deps build run test vet unit fuzz bench clean help
+
+all: build
+
+help:
+	@echo "make run    install what is missing, build, and run the demo (embedded load generator)"
+	@echo "make test   install what is missing, then go vet, go test and short fuzz runs"
+	@echo "make bench  run the benchmarks and print a summary"
+
+# deps installs the Debian packages that are missing, non-interactively, and only then.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(GO) build -o $(BIN) ./exporter
+
+run: build
+	./$(BIN) demo $(ARGS)
+
+vet: deps
+	$(GO) vet ./...
+
+unit: deps
+	$(GO) test ./...
+
+fuzz: deps
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./exporter/event/
+	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) ./exporter/sketch/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseKey$$' -fuzztime=$(FUZZTIME) ./exporter/store/
+	$(GO) test -run='^$$' -fuzz='^FuzzValue$$' -fuzztime=$(FUZZTIME) ./exporter/aggregate/
+
+test: vet unit fuzz
+
+bench: deps
+	@$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./exporter/... | tee bench.out
+	@echo; echo "== summary"; grep -E '^Benchmark' bench.out | awk '{ line=$$1; for (i=2;i<=NF;i++) if ($$i ~ /(ns\/op|events\/s|windows\/s|MB\/s|allocs\/op)$$/ || $$(i+1) ~ /(ns\/op|events\/s|windows\/s|MB\/s|allocs\/op)$$/) line=line" "$$i; print line }'
+
+clean:
+	rm -rf bin bench.out

@@ -1,0 +1,18 @@
+module github.com/kwindow/kwindow
+
+go 1.26.0
+
+require (
+	github.com/alecthomas/kingpin/v2 v2.4.0
+	github.com/linxGnu/grocksdb v1.7.14
+	github.com/prometheus/common v0.72.0
+	github.com/valyala/fastjson v1.6.4
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
+	github.com/alecthomas/units v0.0.0-20240927000941-0f3dac36c52b // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/xhit/go-str2duration/v2 v2.1.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
