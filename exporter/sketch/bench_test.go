@@ -1,0 +1,74 @@
+package sketch
+
+import (
+	"fmt"
+	"testing"
+)
+
+// benchValues are latency-like values in seconds: log-normal, median 50 ms, sigma 1.
+var benchValues = logNormal(100, 1<<16, 1)
+
+func BenchmarkAdd(b *testing.B) {
+	for _, schema := range []int32{0, 4, DefaultSchema, 8} {
+		b.Run(fmt.Sprint("schema=", schema), func(b *testing.B) {
+			s := sketchOf(schema, benchValues) // steady state: buckets cover the range
+			mask := len(benchValues) - 1
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				s.Add(benchValues[i&mask])
+			}
+		})
+	}
+}
+
+func BenchmarkMerge(b *testing.B) {
+	x, y := sketchOf(DefaultSchema, logNormal(101, 100000, 0.5)), sketchOf(DefaultSchema, logNormal(102, 100000, 0.5))
+	b.Run("same schema", func(b *testing.B) {
+		dst := x.Clone()
+		b.ReportAllocs()
+		for b.Loop() {
+			dst.Merge(y)
+		}
+		b.ReportMetric(float64(len(listBuckets(y.ForEachBucket))), "buckets")
+	})
+	b.Run("schema 8 into 6", func(b *testing.B) {
+		y8 := sketchOf(8, logNormal(102, 100000, 0.5))
+		dst := x.Clone()
+		b.ReportAllocs()
+		for b.Loop() {
+			dst.Merge(y8)
+		}
+		b.ReportMetric(float64(len(listBuckets(y8.ForEachBucket))), "buckets")
+	})
+}
+
+func BenchmarkQuantile(b *testing.B) {
+	s := sketchOf(DefaultSchema, logNormal(103, 100000, 1))
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Quantile(0.99)
+	}
+	b.ReportMetric(float64(len(listBuckets(s.ForEachBucket))), "buckets")
+}
+
+func BenchmarkAppendBinary(b *testing.B) {
+	s := sketchOf(DefaultSchema, logNormal(104, 100000, 1))
+	buf, _ := s.AppendBinary(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = s.AppendBinary(buf[:0])
+	}
+	b.ReportMetric(float64(len(buf)), "bytes")
+}
+
+func BenchmarkUnmarshalBinary(b *testing.B) {
+	data, _ := sketchOf(DefaultSchema, logNormal(104, 100000, 1)).MarshalBinary()
+	s := New(DefaultSchema)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.UnmarshalBinary(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(data)), "bytes")
+}

@@ -1,0 +1,130 @@
+package sketch
+
+// maxSpan bounds the number of buckets from the lowest to the highest non-empty bucket of
+// one sign. Storage is dense, so without a bound one outlier (1e-30 next to 1e30) would cost
+// megabytes per sketch; past the bound the sketch lowers its schema instead, as
+// client_golang's NativeHistogramMaxBucketNumber and OpenTelemetry's exponential histogram
+// do. 4096 buckets span 2^64 at schema 6 and 2^16 at schema 8, so latencies never hit it.
+const maxSpan = 4096
+
+// initialLen is the length of the first bucket array, centred on the first value.
+const initialLen = 64
+
+// buckets is one sign's dense bucket array: counts[k] is the count of bucket offset+k.
+// len(counts) == cap(counts); entries that are not buckets of data are zero.
+type buckets struct {
+	offset int32
+	counts []uint64
+}
+
+// nonZero returns the indexes of the lowest and highest non-empty bucket, ok false if none.
+func (b *buckets) nonZero() (lo, hi int32, ok bool) {
+	first, last := -1, -1
+	for k, c := range b.counts {
+		if c != 0 {
+			first = k
+			break
+		}
+	}
+	if first < 0 {
+		return 0, 0, false
+	}
+	for k := len(b.counts) - 1; k >= first; k-- {
+		if b.counts[k] != 0 {
+			last = k
+			break
+		}
+	}
+	return b.offset + int32(first), b.offset + int32(last), true
+}
+
+// spanAfter returns the span (highest-lowest+1) of the non-empty buckets of b, lowered by
+// delta schemas, joined with [lo, hi] if extra is true (lo, hi already at the lower schema).
+func (b *buckets) spanAfter(delta int32, lo, hi int32, extra bool) int64 {
+	blo, bhi, ok := b.nonZero()
+	if ok {
+		blo, bhi = downscaleIndex(blo, delta), downscaleIndex(bhi, delta)
+		if extra {
+			lo, hi = min(lo, blo), max(hi, bhi)
+		} else {
+			lo, hi = blo, bhi
+		}
+	} else if !extra {
+		return 0
+	}
+	return int64(hi) - int64(lo) + 1
+}
+
+// fit makes counts cover buckets lo..hi (hi-lo+1 <= maxSpan), moving or reallocating the
+// array. Existing counts are kept.
+func (b *buckets) fit(lo, hi int32) {
+	if lo >= b.offset && int64(hi) < int64(b.offset)+int64(len(b.counts)) {
+		return
+	}
+	dlo, dhi, ok := b.nonZero()
+	if !ok {
+		n := max(len(b.counts), initialLen, int(hi-lo+1))
+		if n > len(b.counts) {
+			b.counts = make([]uint64, n)
+		}
+		b.offset = lo - int32(n-int(hi-lo+1))/2
+		return
+	}
+	nlo, nhi := min(lo, dlo), max(hi, dhi)
+	span := int(nhi - nlo + 1)
+	n := len(b.counts)
+	var dst []uint64
+	if span <= n {
+		dst = b.counts // slide within the array
+	} else {
+		n = min(max(2*span, initialLen), maxSpan)
+		dst = make([]uint64, n)
+	}
+	// Leave the free room on the side that grew.
+	off := nlo
+	if lo < dlo {
+		off = nhi - int32(n) + 1
+	}
+	data := b.counts[dlo-b.offset : dhi-b.offset+1]
+	at := int(dlo - off)
+	copy(dst[at:], data)
+	clear(dst[:at])
+	clear(dst[at+len(data):])
+	b.counts, b.offset = dst, off
+}
+
+// downscale lowers the schema of b by delta, merging buckets in place.
+func (b *buckets) downscale(delta int32) {
+	if delta <= 0 || len(b.counts) == 0 {
+		return
+	}
+	newOffset := downscaleIndex(b.offset, delta)
+	for k, c := range b.counts {
+		if c == 0 {
+			continue
+		}
+		b.counts[k] = 0
+		// The target is never after k: downscaling moves buckets towards index zero of
+		// the array, so each count is read before anything is added to its place.
+		b.counts[downscaleIndex(b.offset+int32(k), delta)-newOffset] += c
+	}
+	b.offset = newOffset
+}
+
+// forEach calls fn for the non-empty buckets in index order.
+func (b *buckets) forEach(fn func(index int32, count uint64)) {
+	for k, c := range b.counts {
+		if c != 0 {
+			fn(b.offset+int32(k), c)
+		}
+	}
+}
+
+// clone returns a copy trimmed to the non-empty buckets.
+func (b *buckets) clone() buckets {
+	lo, hi, ok := b.nonZero()
+	if !ok {
+		return buckets{}
+	}
+	return buckets{offset: lo, counts: append([]uint64(nil), b.counts[lo-b.offset:hi-b.offset+1]...)}
+}

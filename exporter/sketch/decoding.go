@@ -1,0 +1,257 @@
+package sketch
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// UnmarshalBinary replaces s with the sketch encoded in data (the format AppendBinary
+// documents). It returns an error wrapping ErrCorrupt or ErrVersion, and leaves s
+// unchanged, if data is not exactly one valid encoding: truncated, trailing bytes, a schema
+// outside -4..8, bucket indexes outside the schema's range, a span over 4096 buckets,
+// counts that overflow, or Min and Max that are not finite, out of order or not in the
+// lowest and highest non-empty bucket. It never panics.
+//
+// The input is validated completely before s is touched, then decoded into s's bucket
+// arrays if they are large enough: decoding into a reused sketch does not allocate, and
+// a new one allocates at most 32 KiB per sign.
+func (s *Sketch) UnmarshalBinary(data []byte) error {
+	h, err := parse(data)
+	if err != nil {
+		return err
+	}
+	s.schema, s.initSchema = h.schema, h.schema
+	s.count, s.zero, s.sum, s.min, s.max = h.count, h.zero, h.sum, h.min, h.max
+	s.pos.fill(h.pos)
+	s.neg.fill(h.neg)
+	return nil
+}
+
+// header is a validated encoding.
+type header struct {
+	schema        int32
+	zero, count   uint64
+	sum, min, max float64
+	pos, neg      setHeader
+}
+
+// setHeader is a validated bucket set.
+type setHeader struct {
+	lo, hi int32  // the lowest and highest bucket, both non-empty; only if span > 0
+	span   int    // 0 if the set is empty
+	items  []byte // the encoded counts and empty runs
+	total  uint64 // sum of the counts
+}
+
+func parse(data []byte) (header, error) {
+	var h header
+	if len(data) < 2 {
+		return h, fmt.Errorf("%w: %d bytes, need at least 2", ErrCorrupt, len(data))
+	}
+	if data[0] != encodingVersion {
+		return h, fmt.Errorf("%w: %d", ErrVersion, data[0])
+	}
+	h.schema = int32(int8(data[1]))
+	if h.schema < minSchema || h.schema > maxSchema {
+		return h, fmt.Errorf("%w: schema %d outside %d..%d", ErrCorrupt, h.schema, minSchema, maxSchema)
+	}
+	d := decoder{data: data[2:]}
+	h.zero = d.uvarint("zero count")
+	h.pos = d.set("positive buckets: ", h.schema)
+	h.neg = d.set("negative buckets: ", h.schema)
+	var c1, c2 uint64
+	h.count, c1 = bits.Add64(h.zero, h.pos.total, 0)
+	h.count, c2 = bits.Add64(h.count, h.neg.total, 0)
+	if c1|c2 != 0 {
+		d.fail("total count overflows")
+	}
+	h.min, h.max = math.Inf(1), math.Inf(-1)
+	if h.count > 0 {
+		h.sum, h.min, h.max = d.float(), d.float(), d.float()
+	}
+	if d.err == nil && len(d.data) > 0 {
+		d.fail("%d trailing bytes", len(d.data))
+	}
+	if d.err == nil && h.count > 0 {
+		d.err = checkMinMax(h.min, h.max, h.schema, h.zero, h.pos, h.neg)
+	}
+	return h, d.err
+}
+
+// place is where a value is counted.
+type place struct {
+	sign  int // -1 negative buckets, 0 zero bucket, 1 positive buckets
+	index int32
+}
+
+func placeOf(v float64, schema int32) place {
+	abs := math.Float64bits(v) &^ signBit
+	switch {
+	case abs <= zeroBits:
+		return place{0, 0}
+	case v < 0:
+		return place{-1, index(abs, schema)}
+	default:
+		return place{1, index(abs, schema)}
+	}
+}
+
+// checkMinMax checks that min and max are finite and lie in the lowest and highest
+// non-empty bucket, which Add and Merge keep true and Quantile's clamping relies on.
+func checkMinMax(min, max float64, schema int32, zero uint64, pos, neg setHeader) error {
+	if math.IsInf(min, 0) || math.IsNaN(min) || math.IsInf(max, 0) || math.IsNaN(max) || min > max {
+		return fmt.Errorf("%w: min %v, max %v", ErrCorrupt, min, max)
+	}
+	var lowest, highest place
+	switch {
+	case neg.span > 0:
+		lowest = place{-1, neg.hi}
+	case zero > 0:
+		lowest = place{0, 0}
+	default:
+		lowest = place{1, pos.lo}
+	}
+	switch {
+	case pos.span > 0:
+		highest = place{1, pos.hi}
+	case zero > 0:
+		highest = place{0, 0}
+	default:
+		highest = place{-1, neg.lo}
+	}
+	if placeOf(min, schema) != lowest || placeOf(max, schema) != highest {
+		return fmt.Errorf("%w: min %v or max %v outside the lowest or highest non-empty bucket", ErrCorrupt, min, max)
+	}
+	return nil
+}
+
+// fill replaces b's counts with the validated set h, reusing b's array if it is large enough.
+func (b *buckets) fill(h setHeader) {
+	b.counts = b.counts[:cap(b.counts)]
+	clear(b.counts)
+	if h.span == 0 {
+		return
+	}
+	if len(b.counts) < h.span {
+		b.counts = make([]uint64, h.span)
+	}
+	b.offset = h.lo
+	for k, p := 0, h.items; len(p) > 0; {
+		c, n := binary.Uvarint(p)
+		p = p[n:]
+		if c != 0 {
+			b.counts[k] = c
+			k++
+			continue
+		}
+		r, n := binary.Uvarint(p)
+		p = p[n:]
+		k += int(r) + 1
+	}
+}
+
+// decoder reads fields, remembering the first error so callers check once.
+type decoder struct {
+	data  []byte
+	err   error
+	where string // the bucket set being read, for errors
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s"+format, append([]any{ErrCorrupt, d.where}, args...)...)
+	}
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.data)
+	if n <= 0 {
+		d.fail("%s: truncated or overflowing uvarint", what)
+		return 0
+	}
+	d.data = d.data[n:]
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.data)
+	if n <= 0 {
+		d.fail("%s: truncated or overflowing varint", what)
+		return 0
+	}
+	d.data = d.data[n:]
+	return v
+}
+
+func (d *decoder) float() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.data) < 8 {
+		d.fail("truncated float: %d bytes left", len(d.data))
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.data))
+	d.data = d.data[8:]
+	return v
+}
+
+// set validates one bucket set; where names it in errors ("positive buckets: ").
+func (d *decoder) set(where string, schema int32) setHeader {
+	var h setHeader
+	d.where = where
+	defer func() { d.where = "" }()
+	span := d.uvarint("span")
+	if d.err != nil || span == 0 {
+		return h
+	}
+	if span > maxSpan {
+		d.fail("span %d over %d", span, maxSpan)
+		return h
+	}
+	first := d.varint("first index")
+	last := first + int64(span) - 1
+	t := table(schema)
+	if d.err == nil && (first < int64(t.minIndex) || last > int64(t.maxIndex)) {
+		d.fail("%d..%d outside %d..%d at schema %d", first, last, t.minIndex, t.maxIndex, schema)
+	}
+	if d.err != nil {
+		return h
+	}
+	h.lo, h.hi, h.span = int32(first), int32(last), int(span)
+	start := d.data
+	for k := 0; k < h.span; {
+		c := d.uvarint("count")
+		if d.err != nil {
+			return h
+		}
+		if c != 0 {
+			var carry uint64
+			if h.total, carry = bits.Add64(h.total, c, 0); carry != 0 {
+				d.fail("counts overflow")
+				return h
+			}
+			k++
+			continue
+		}
+		run := d.uvarint("empty run")
+		if d.err != nil {
+			return h
+		}
+		if k == 0 || run >= uint64(h.span-k-1) {
+			d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
+			return h
+		}
+		k += int(run) + 1
+	}
+	h.items = start[:len(start)-len(d.data)]
+	return h
+}
