@@ -1,0 +1,193 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// RocksOptions tunes OpenRocks. The zero value gives the defaults, sized for
+// a 2-core box with modest memory running one store per input partition:
+// each store may hold MaxWriteBuffers × WriteBufferSize (32 MiB) of
+// memtables, and all of them share one block cache when given BlockCache.
+type RocksOptions struct {
+	// BlockCache is shared with the process's other stores, so that read
+	// memory is bounded per process, not per partition. Nil gives the store
+	// a private cache of BlockCacheSize bytes.
+	BlockCache *BlockCache
+
+	// BlockCacheSize is the capacity in bytes of the private cache used when
+	// BlockCache is nil. Default 64 MiB: the recent windows that queries and
+	// the engine's cache misses touch fit, and index and filter blocks are
+	// charged to it too (see OpenRocks), so it is the whole read budget.
+	BlockCacheSize int64
+
+	// WriteBufferSize is the size in bytes of one memtable. Default 16 MiB:
+	// many commit intervals of dirty aggregates fit before a flush, and each
+	// flush writes an L0 file of about that size.
+	WriteBufferSize int64
+
+	// MaxWriteBuffers is how many memtables, the active one included, may
+	// exist before writes stall. Default 2: one takes writes while the other
+	// flushes, capping unflushed memory at 32 MiB per store. More would only
+	// absorb bursts that two cores cannot flush faster anyway.
+	MaxWriteBuffers int
+
+	// MaxBackgroundJobs bounds concurrent flushes and compactions. Default 2,
+	// one per core. RocksDB's thread pools belong to its default Env, which
+	// every store of the process shares, so this also caps the process's
+	// background threads rather than adding 2 per partition.
+	MaxBackgroundJobs int
+
+	// BloomBitsPerKey sizes the whole-key Bloom filter of each table file.
+	// Default 10, about 1 % false positives: a Get for a window that was
+	// never stored (the engine looking up a new window) usually costs no
+	// read. Range scans do not consult it.
+	BloomBitsPerKey float64
+
+	// WAL turns on RocksDB's write-ahead log. Default off; see Rocks for why
+	// the changelog makes it redundant.
+	WAL bool
+}
+
+const (
+	defaultBlockCacheSize    = 64 << 20
+	defaultWriteBufferSize   = 16 << 20
+	defaultMaxWriteBuffers   = 2
+	defaultMaxBackgroundJobs = 2
+	defaultBloomBitsPerKey   = 10
+)
+
+// withDefaults checks o and fills in the defaults of its zero fields.
+func (o RocksOptions) withDefaults() (RocksOptions, error) {
+	var errs []error
+	positive := func(name string, v, def int64) int64 {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s: must be >= 0, got %d", name, v))
+		}
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
+	o.BlockCacheSize = positive("BlockCacheSize", o.BlockCacheSize, defaultBlockCacheSize)
+	o.WriteBufferSize = positive("WriteBufferSize", o.WriteBufferSize, defaultWriteBufferSize)
+	o.MaxWriteBuffers = int(positive("MaxWriteBuffers", int64(o.MaxWriteBuffers), defaultMaxWriteBuffers))
+	o.MaxBackgroundJobs = int(positive("MaxBackgroundJobs", int64(o.MaxBackgroundJobs), defaultMaxBackgroundJobs))
+	switch {
+	case math.IsNaN(o.BloomBitsPerKey) || o.BloomBitsPerKey < 0 || o.BloomBitsPerKey > 100:
+		errs = append(errs, fmt.Errorf("BloomBitsPerKey: must be in [0, 100], got %v", o.BloomBitsPerKey))
+	case o.BloomBitsPerKey == 0:
+		o.BloomBitsPerKey = defaultBloomBitsPerKey
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("store: rocks options: %w", err)
+	}
+	return o, nil
+}
+
+// BlockCache is an LRU cache of RocksDB blocks that several stores share.
+// RocksDB reference-counts the cache, so Close may come before the stores
+// using it close: it then lives until the last of them does.
+type BlockCache struct {
+	mu sync.Mutex
+	c  *grocksdb.Cache // nil after Close
+}
+
+// NewBlockCache returns a cache holding up to capacity bytes.
+func NewBlockCache(capacity int64) *BlockCache {
+	return &BlockCache{c: grocksdb.NewLRUCache(uint64(max(capacity, 0)))}
+}
+
+// Usage reports the bytes the cache holds, 0 after Close.
+func (c *BlockCache) Usage() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return 0
+	}
+	return c.c.GetUsage()
+}
+
+// Close releases the caller's reference to the cache. It is idempotent;
+// OpenRocks refuses a closed cache.
+func (c *BlockCache) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c != nil {
+		c.c.Destroy()
+		c.c = nil
+	}
+}
+
+// configure sets the cache on table options while c cannot be closed.
+func (c *BlockCache) configure(t *grocksdb.BlockBasedTableOptions) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return errors.New("store: rocks options: BlockCache: closed")
+	}
+	t.SetBlockCache(c.c)
+	return nil
+}
+
+// rocksConfig is the native configuration of one store; destroy frees it.
+type rocksConfig struct {
+	opts  *grocksdb.Options
+	table *grocksdb.BlockBasedTableOptions
+	cache *BlockCache // private, nil when shared
+}
+
+// newRocksConfig builds the RocksDB options from o (defaults applied). Beyond
+// RocksOptions it fixes what no deployment should need to change:
+//   - LZ4 on every level but the last, ZSTD on the last: LZ4 costs little CPU
+//     on the levels that are rewritten often, and the last level, which holds
+//     most of the data, shrinks further for a one-time cost.
+//   - Index and filter blocks live in the block cache (L0's pinned), so the
+//     cache bounds read memory instead of growing with the data.
+//   - Dynamic level sizes, which keep space amplification near 1.1 as old
+//     windows are deleted.
+//   - At most 4 info LOG files of 4 MiB: a long-running daemon must not fill
+//     its state directory with logs.
+func newRocksConfig(o RocksOptions) (*rocksConfig, error) {
+	cfg := &rocksConfig{
+		opts:  grocksdb.NewDefaultOptions(),
+		table: grocksdb.NewDefaultBlockBasedTableOptions(),
+	}
+	cache := o.BlockCache
+	if cache == nil {
+		cache = NewBlockCache(o.BlockCacheSize)
+		cfg.cache = cache
+	}
+	if err := cache.configure(cfg.table); err != nil {
+		cfg.destroy()
+		return nil, err
+	}
+	cfg.table.SetFilterPolicy(grocksdb.NewBloomFilterFull(o.BloomBitsPerKey))
+	cfg.table.SetCacheIndexAndFilterBlocks(true)
+	cfg.table.SetPinL0FilterAndIndexBlocksInCache(true)
+
+	opts := cfg.opts
+	opts.SetCreateIfMissing(true)
+	opts.SetBlockBasedTableFactory(cfg.table)
+	opts.SetWriteBufferSize(uint64(o.WriteBufferSize))
+	opts.SetMaxWriteBufferNumber(o.MaxWriteBuffers)
+	opts.SetMaxBackgroundJobs(o.MaxBackgroundJobs)
+	opts.SetCompression(grocksdb.LZ4Compression)
+	opts.SetBottommostCompression(grocksdb.ZSTDCompression)
+	opts.SetLevelCompactionDynamicLevelBytes(true)
+	opts.SetKeepLogFileNum(4)
+	opts.SetMaxLogFileSize(4 << 20)
+	return cfg, nil
+}
+
+func (cfg *rocksConfig) destroy() {
+	cfg.opts.Destroy()
+	cfg.table.Destroy() // also frees the filter policy it owns
+	if cfg.cache != nil {
+		cfg.cache.Close()
+	}
+}

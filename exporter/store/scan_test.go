@@ -1,0 +1,60 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+)
+
+// countingCursor counts the keys a scan lands on.
+type countingCursor struct {
+	cursor
+	reads int
+}
+
+func (c *countingCursor) seek(key []byte) { c.cursor.seek(key); c.reads++ }
+func (c *countingCursor) next()           { c.cursor.next(); c.reads++ }
+
+// TestScanCost checks that Window, Groups and DeleteBefore seek past groups
+// instead of reading their windows: their cost grows with the number of
+// groups, not windows.
+func TestScanCost(t *testing.T) {
+	const groups, windows = 100, 500
+	m := NewMemory()
+	var b Batch
+	for g := range groups {
+		for w := range windows {
+			b.Put(Key{Agg: "a", Group: AppendGroup(nil, fmt.Appendf(nil, "%d", g)), Start: int64(w)}, nil)
+		}
+	}
+	b.Put(Key{Agg: "b", Start: 0}, nil)
+	if err := m.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := aggBounds("a")
+	f := func(name string, maxReads int, wantCalls int, scan func(c cursor) (calls int, err error)) {
+		t.Helper()
+		c := &countingCursor{cursor: &memCursor{items: m.sorted}}
+		calls, err := scan(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls != wantCalls {
+			t.Errorf("%s: %d callbacks, want %d", name, calls, wantCalls)
+		}
+		if c.reads > maxReads {
+			t.Errorf("%s: read %d keys, want at most %d", name, c.reads, maxReads)
+		}
+	}
+	f("Window", 2*groups+1, groups, func(c cursor) (n int, err error) {
+		err = scanWindow(c, "a", lo, hi, windows/2, func(Entry) bool { n++; return true })
+		return n, err
+	})
+	f("Groups", groups+1, groups, func(c cursor) (n int, err error) {
+		err = scanGroups(c, "a", lo, hi, func([]byte) bool { n++; return true })
+		return n, err
+	})
+	f("DeleteBefore", groups*11+1, groups*10, func(c cursor) (n int, err error) {
+		err = scanBefore(c, "a", lo, hi, 10, func([]byte) { n++ })
+		return n, err
+	})
+}
