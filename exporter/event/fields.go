@@ -1,0 +1,260 @@
+package event
+
+import (
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// After the scan, each configured field's token is turned into its part of the Event.
+
+// target is one configured field: its leaf token and the objects enclosing it.
+type target struct {
+	leaf  int // -1: not configured
+	field string
+	anc   []ancestor // outermost first
+}
+
+type ancestor struct {
+	obj   int
+	field string
+}
+
+type dimTarget struct {
+	target
+	optional bool
+	def      []byte
+}
+
+// span is where a dimension value ended up: in the payload, in buf, or the default.
+type span struct {
+	src        uint8
+	start, end int
+}
+
+const (
+	srcData uint8 = iota
+	srcBuf
+	srcDefault
+)
+
+// absent returns the error for a target whose value is absent or null: wrong_type if
+// an enclosing field is not an object, otherwise nil (absent it is).
+func (d *Decoder) absent(t *target) error {
+	for _, a := range t.anc {
+		switch k := d.objs[a.obj]; k {
+		case kObject:
+		case kAbsent, kNull:
+			return nil
+		default:
+			return errorf(WrongType, a.field, "got %s, want object", k)
+		}
+	}
+	return nil
+}
+
+// text is the content of a string token, unescaped into d.buf if need be.
+func (d *Decoder) text(data []byte, t *token) []byte {
+	raw := data[t.start:t.end]
+	if !t.esc {
+		return raw
+	}
+	st := len(d.buf)
+	d.buf = appendUnescaped(d.buf, raw)
+	return d.buf[st:]
+}
+
+func (d *Decoder) decodeTime(data []byte, ev *Event) error {
+	t := &d.toks[d.ts.leaf]
+	var (
+		ms int64
+		ok bool
+	)
+	switch t.kind {
+	case kAbsent, kNull:
+		return d.absent(&d.ts)
+	case kNumber:
+		if d.unit == TimeRFC3339 {
+			return errorf(WrongType, d.ts.field, "got number, want RFC 3339 string")
+		}
+		lit := data[t.start:t.end]
+		if t.isInt {
+			ms, ok = intMillis(t.int, d.unit)
+		} else {
+			ms, ok = epochMillis(lit, d.unit)
+		}
+		if !ok {
+			return errorf(BadTimestamp, d.ts.field, "%s %s is out of range", lit, d.unit)
+		}
+	case kString:
+		s := d.text(data, t)
+		if d.unit != TimeRFC3339 && isNumber(s) {
+			if ms, ok = epochMillis(s, d.unit); !ok {
+				return errorf(BadTimestamp, d.ts.field, "%s %s is out of range", quote(s), d.unit)
+			}
+		} else if ms, ok = parseRFC3339(s); !ok {
+			return errorf(BadTimestamp, d.ts.field, "cannot parse %s as RFC 3339", quote(s))
+		}
+	default:
+		return errorf(WrongType, d.ts.field, "got %s, want number or string", t.kind)
+	}
+	if ms < d.minTime {
+		return errorf(BadTimestamp, d.ts.field, "%s is before the minimum time %s", fmtMillis(ms), fmtMillis(d.minTime))
+	}
+	if d.skew > 0 && d.now > 0 && ms-d.now > d.skew { // ms >= minTime > 0: no overflow
+		return errorf(BadTimestamp, d.ts.field, "%s is %v ahead of now (%s), more than the allowed %v",
+			fmtMillis(ms), fmtDuration(ms-d.now), fmtMillis(d.now), fmtDuration(d.skew))
+	}
+	ev.Time = ms
+	return nil
+}
+
+func fmtDuration(ms int64) string {
+	if ms > math.MaxInt64/int64(time.Millisecond) {
+		return fmt.Sprintf("%d ms", ms)
+	}
+	return (time.Duration(ms) * time.Millisecond).String()
+}
+
+func fmtMillis(ms int64) string {
+	t := time.UnixMilli(ms).UTC()
+	if t.Year() < 0 || t.Year() > 9999 {
+		return fmt.Sprintf("%d ms", ms)
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+func (d *Decoder) decodeValue(data []byte, ev *Event) error {
+	t := &d.toks[d.val.leaf]
+	var lit []byte
+	switch t.kind {
+	case kAbsent, kNull:
+		if err := d.absent(&d.val); err != nil || !d.valueRequired {
+			return err
+		}
+		return errorf(MissingField, d.val.field, "required value is missing")
+	case kNumber:
+		lit = data[t.start:t.end]
+	case kString:
+		if lit = d.text(data, t); !isNumber(lit) {
+			return errorf(InvalidValue, d.val.field, "%s is not a number", quote(lit))
+		}
+	default:
+		return errorf(WrongType, d.val.field, "got %s, want number", t.kind)
+	}
+	var f float64
+	if d.shift >= 0 {
+		f = parseFloat(lit, d.shift)
+	} else {
+		f = parseFloat(lit, 0) * d.scale
+	}
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return errorf(InvalidValue, d.val.field, "%s is out of range", lit)
+	case f < 0 && !d.allowNegative:
+		return errorf(InvalidValue, d.val.field, "negative value %s", lit)
+	case f == 0:
+		f = 0 // no -0
+	}
+	ev.Value, ev.HasValue = f, true
+	return nil
+}
+
+func (d *Decoder) decodeStatus(data []byte, ev *Event) error {
+	t := &d.toks[d.stat.leaf]
+	var lit []byte
+	switch t.kind {
+	case kAbsent, kNull:
+		if err := d.absent(&d.stat); err != nil {
+			return err
+		}
+		return errorf(MissingField, d.stat.field, "required status is missing")
+	case kNumber:
+		lit = data[t.start:t.end]
+	case kString:
+		lit = d.text(data, t)
+		if !isNumber(lit) {
+			return errorf(InvalidValue, d.stat.field, "status %s is not a number", quote(lit))
+		}
+	default:
+		return errorf(WrongType, d.stat.field, "got %s, want number", t.kind)
+	}
+	st, ok := int(t.int), t.isInt && t.int <= maxStatus
+	if !ok {
+		st, ok = parseStatus(lit)
+	}
+	if !ok {
+		return errorf(InvalidValue, d.stat.field, "status %s is not an integer in [0, %d]", lit, maxStatus)
+	}
+	ev.Status, ev.Class = st, OK
+	for _, r := range d.serverErrors {
+		if r.contains(st) {
+			ev.Class = ServerError
+			return nil
+		}
+	}
+	for _, r := range d.clientErrors {
+		if r.contains(st) {
+			ev.Class = ClientError
+			return nil
+		}
+	}
+	return nil
+}
+
+func (d *Decoder) decodeDims(data []byte, ev *Event) error {
+	d.spans = d.spans[:0]
+	for i := range d.dims {
+		dt := &d.dims[i]
+		t := &d.toks[dt.leaf]
+		sp := span{src: srcData, start: t.start, end: t.end}
+		switch t.kind {
+		case kString:
+			if t.esc {
+				st := len(d.buf)
+				d.buf = appendUnescaped(d.buf, data[t.start:t.end])
+				sp = span{src: srcBuf, start: st, end: len(d.buf)}
+				if t.high && !utf8.Valid(d.buf[st:]) {
+					return errorf(InvalidValue, dt.field, "string is not valid UTF-8")
+				}
+			} else if t.high && !utf8.Valid(data[t.start:t.end]) {
+				return errorf(InvalidValue, dt.field, "string is not valid UTF-8")
+			}
+		case kNumber, kTrue, kFalse:
+		case kAbsent, kNull:
+			if err := d.absent(&dt.target); err != nil {
+				return err
+			}
+			if !dt.optional {
+				return errorf(MissingField, dt.field, "required dimension is missing")
+			}
+			sp.src = srcDefault
+		default:
+			return errorf(WrongType, dt.field, "got %s, want string, number or boolean", t.kind)
+		}
+		d.spans = append(d.spans, sp)
+	}
+	// Views are taken only now: d.buf may have moved while it grew.
+	ev.Dims = ev.Dims[:0]
+	for i, sp := range d.spans {
+		switch sp.src {
+		case srcData:
+			ev.Dims = append(ev.Dims, data[sp.start:sp.end:sp.end])
+		case srcBuf:
+			ev.Dims = append(ev.Dims, d.buf[sp.start:sp.end:sp.end])
+		default:
+			ev.Dims = append(ev.Dims, d.dims[i].def)
+		}
+	}
+	return nil
+}
+
+// quote quotes b for an error message, shortened if long.
+func quote(b []byte) string {
+	const max = 64
+	if len(b) > max {
+		return fmt.Sprintf("%q...", b[:max])
+	}
+	return fmt.Sprintf("%q", b)
+}

@@ -1,0 +1,60 @@
+package loadgen
+
+// EndpointProfile is the traffic model of one endpoint.
+type EndpointProfile struct {
+	Path   string
+	Method string
+	// Weight is the endpoint's share of requests (the weights sum to 1).
+	Weight float64
+	// Latency is log-normal: MedianMs × e^(Sigma × N(0,1)) milliseconds.
+	MedianMs float64
+	Sigma    float64
+	// ClientErrorRate and ServerErrorRate are the probabilities of a 4xx and a 5xx.
+	ClientErrorRate float64
+	ServerErrorRate float64
+}
+
+var endpoints = []EndpointProfile{
+	{Path: "/api/users", Method: "GET", Weight: 0.30, MedianMs: 12, Sigma: 0.35, ClientErrorRate: 0.02, ServerErrorRate: 0.002},
+	{Path: "/api/products", Method: "GET", Weight: 0.20, MedianMs: 20, Sigma: 0.45, ClientErrorRate: 0.03, ServerErrorRate: 0.003},
+	{Path: "/api/search", Method: "GET", Weight: 0.12, MedianMs: 150, Sigma: 0.9, ClientErrorRate: 0.02, ServerErrorRate: 0.005},
+	{Path: "/api/orders", Method: "GET", Weight: 0.10, MedianMs: 40, Sigma: 0.5, ClientErrorRate: 0.03, ServerErrorRate: 0.004},
+	{Path: "/api/cart", Method: "POST", Weight: 0.10, MedianMs: 30, Sigma: 0.4, ClientErrorRate: 0.04, ServerErrorRate: 0.004},
+	{Path: "/api/login", Method: "POST", Weight: 0.08, MedianMs: 60, Sigma: 0.5, ClientErrorRate: 0.10, ServerErrorRate: 0.003},
+	{Path: "/api/checkout", Method: "POST", Weight: 0.05, MedianMs: 300, Sigma: 0.6, ClientErrorRate: 0.05, ServerErrorRate: 0.02},
+	{Path: "/health", Method: "GET", Weight: 0.05, MedianMs: 1, Sigma: 0.2},
+}
+
+// Endpoints returns the endpoint profiles the generator draws from, so that tests can
+// compute what to expect.
+func Endpoints() []EndpointProfile { return append([]EndpointProfile(nil), endpoints...) }
+
+type weighted[T any] struct {
+	v T
+	w float64
+}
+
+// The status mixes. Successes depend on the method; error codes are shared.
+var (
+	getSuccess = []weighted[int]{{200, 0.93}, {304, 0.05}, {301, 0.02}}
+	// POST /api/login answers 200; other POSTs create (201) or accept with no body (204).
+	postSuccess  = []weighted[int]{{200, 0.55}, {201, 0.40}, {204, 0.05}}
+	clientErrors = []weighted[int]{{400, 0.25}, {401, 0.15}, {403, 0.10}, {404, 0.40}, {429, 0.10}}
+	serverErrors = []weighted[int]{{500, 0.40}, {502, 0.20}, {503, 0.30}, {504, 0.10}}
+	// login failures are mostly bad credentials.
+	loginErrors = []weighted[int]{{400, 0.10}, {401, 0.75}, {429, 0.15}}
+)
+
+var defaultRegions = []weighted[string]{
+	{"us-east-1", 0.40}, {"us-west-2", 0.25}, {"eu-west-1", 0.25}, {"ap-southeast-1", 0.10},
+}
+
+// DefaultRegions returns the regions (and their traffic shares) used when
+// Config.Regions is empty.
+func DefaultRegions() (names []string, shares []float64) {
+	for _, r := range defaultRegions {
+		names = append(names, r.v)
+		shares = append(shares, r.w)
+	}
+	return names, shares
+}
