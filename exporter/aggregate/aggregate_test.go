@@ -1,0 +1,120 @@
+package aggregate
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/kwindow/kwindow/exporter/event"
+)
+
+func ev(v float64, c event.Class) *event.Event {
+	return &event.Event{Value: v, HasValue: true, Class: c}
+}
+
+func TestAddMergeEqualsWhole(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	whole, a, b := New(6, true), New(6, true), New(5, true)
+	for i := 0; i < 10000; i++ {
+		e := ev(rng.ExpFloat64(), event.Class(rng.IntN(3)))
+		if i%10 == 0 {
+			e.HasValue = false
+		}
+		whole.Add(e)
+		if i%2 == 0 {
+			a.Add(e)
+		} else {
+			b.Add(e)
+		}
+	}
+	a.Merge(b)
+	if a.Count != whole.Count || a.ClientErrors != whole.ClientErrors || a.ServerErrors != whole.ServerErrors ||
+		a.Values != whole.Values || a.Min != whole.Min || a.Max != whole.Max || math.Abs(a.Sum-whole.Sum) > 1e-9*whole.Sum {
+		t.Fatalf("merged %+v\nwhole  %+v", a, whole)
+	}
+	if a.Count != 10000 || a.Values != 9000 {
+		t.Fatalf("count %d values %d, want 10000 9000", a.Count, a.Values)
+	}
+	// Merged at the lower schema (5), the sketch counts every value once.
+	if a.Sketch.Schema() != 5 || a.Sketch.Count() != 9000 {
+		t.Errorf("sketch schema %d count %d, want 5 and 9000", a.Sketch.Schema(), a.Sketch.Count())
+	}
+	if got, want := a.ErrorRatio(), float64(whole.ServerErrors)/10000; got != want {
+		t.Errorf("error ratio %v, want %v", got, want)
+	}
+}
+
+func TestEmpty(t *testing.T) {
+	a := New(6, false)
+	for name, v := range map[string]float64{"error ratio": a.ErrorRatio(), "mean": a.Mean(), "p99": a.Quantile(0.99)} {
+		if !math.IsNaN(v) {
+			t.Errorf("%s of an empty aggregate = %v, want NaN", name, v)
+		}
+	}
+	// Merging into an aggregate without a sketch adopts a copy of the other's.
+	o := New(6, true)
+	o.Add(ev(1, event.OK))
+	a.Merge(o)
+	o.Add(ev(2, event.OK))
+	if a.Sketch == nil || a.Sketch.Count() != 1 {
+		t.Errorf("merged sketch %v, want a private copy with one value", a.Sketch)
+	}
+}
+
+func TestValueRoundTrip(t *testing.T) {
+	f := func(v Value) {
+		t.Helper()
+		b, err := v.AppendBinary([]byte("prefix"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Value
+		if err := got.UnmarshalBinary(b[len("prefix"):]); err != nil {
+			t.Fatal(err)
+		}
+		g, w := got.Agg, v.Agg
+		if got.End != v.End || got.Last != v.Last || g.Count != w.Count || g.ClientErrors != w.ClientErrors ||
+			g.ServerErrors != w.ServerErrors || g.Values != w.Values || g.Sum != w.Sum || g.Min != w.Min || g.Max != w.Max {
+			t.Errorf("round trip %+v -> %+v", *w, *g)
+		}
+		if (g.Sketch == nil) != (w.Sketch == nil) || (g.Sketch != nil && (g.Sketch.Count() != w.Sketch.Count() || g.Quantile(0.99) != w.Quantile(0.99))) {
+			t.Errorf("sketch did not round-trip")
+		}
+		// Every truncation is an error, never a panic.
+		for i := 0; i < len(b)-len("prefix"); i++ {
+			var bad Value
+			if err := bad.UnmarshalBinary(b[len("prefix") : len("prefix")+i]); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("truncated to %d bytes: error %v, want ErrCorrupt", i, err)
+			}
+		}
+	}
+	f(Value{End: 60000, Last: 59999, Agg: New(6, false)})
+	withSketch := New(6, true)
+	for i := 1; i <= 100; i++ {
+		withSketch.Add(ev(float64(i)/1000, event.Class(i%3)))
+	}
+	f(Value{End: -1, Last: math.MinInt64, Agg: withSketch})
+}
+
+func FuzzValue(f *testing.F) {
+	a := New(6, true)
+	a.Add(ev(0.012, event.ServerError))
+	b, _ := Value{End: 1, Last: 2, Agg: a}.AppendBinary(nil)
+	f.Add(b)
+	f.Add([]byte{1, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v Value
+		if v.UnmarshalBinary(data) != nil {
+			return
+		}
+		again, err := v.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w Value
+		if err := w.UnmarshalBinary(again); err != nil {
+			t.Fatalf("re-encoding does not decode: %v", err)
+		}
+	})
+}
