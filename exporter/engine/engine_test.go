@@ -1,0 +1,292 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/kwindow/kwindow/exporter/aggregate"
+	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/sketch"
+	"github.com/kwindow/kwindow/exporter/store"
+)
+
+const minute = 60000
+
+// req builds a default-schema event: dims endpoint, method, status, region.
+func req(t int64, endpoint string, status int, latencyMs float64) *event.Event {
+	class := event.OK
+	switch {
+	case status >= 500:
+		class = event.ServerError
+	case status >= 400:
+		class = event.ClientError
+	}
+	return &event.Event{
+		Time: t, Value: latencyMs / 1000, HasValue: true, Status: status, Class: class,
+		Dims: [][]byte{[]byte(endpoint), []byte("GET"), []byte(strconv.Itoa(status)), []byte("us-east-1")},
+	}
+}
+
+func group(vals ...string) string {
+	var b [][]byte
+	for _, v := range vals {
+		b = append(b, []byte(v))
+	}
+	return string(store.AppendGroup(nil, b...))
+}
+
+type result struct {
+	agg   string
+	group string
+	start int64
+	value aggregate.Value
+}
+
+// closedAfter processes events, flushes, and returns the closed windows by
+// "agg|group|start".
+func closed(e *Engine, f *Flush) map[string]aggregate.Value {
+	out := map[string]aggregate.Value{}
+	for _, c := range f.Closed {
+		out[fmt.Sprintf("%s|%s|%d", e.Name(c.Agg), c.Group, c.Start)] = c.Value
+	}
+	return out
+}
+
+func TestExactResults(t *testing.T) {
+	e := New(config.Default())
+	rng := rand.New(rand.NewPCG(7, 7))
+	type want struct {
+		count, client, server uint64
+		lat                   []float64
+	}
+	exp := map[string]*want{}
+	endpoints := []string{"/a", "/b", "/c"}
+	statuses := []int{200, 200, 200, 404, 503}
+	for i := 0; i < 30000; i++ {
+		ts := int64(i*5) + int64(rng.IntN(9000)) // three 1m windows, out of order by less than the grace
+		ep := endpoints[rng.IntN(3)]
+		st := statuses[rng.IntN(len(statuses))]
+		lat := math.Exp(rng.NormFloat64()) * 20
+		if late := e.Process(req(ts, ep, st, lat)); late != 0 {
+			t.Fatalf("event %d at %d late (mask %b) before any window closed", i, ts, late)
+		}
+		k := fmt.Sprintf("endpoint_1m|%s|%d", group(ep), ts/minute*minute)
+		w := exp[k]
+		if w == nil {
+			w = &want{}
+			exp[k] = w
+		}
+		w.count++
+		w.client += b2u(st/100 == 4)
+		w.server += b2u(st/100 == 5)
+		w.lat = append(w.lat, lat/1000)
+	}
+	// Stream time is now below 3m09s: [0,1m) and [1m,2m) closed, [2m,3m) open
+	// until 3m10s.
+	f := e.Flush()
+	got := closed(e, f)
+	if n := countAgg(e, f, "endpoint_1m"); n != 6 {
+		t.Fatalf("%d endpoint_1m windows closed at stream time %d, want 6", n, f.StreamTime)
+	}
+	e.AdvanceTo(3*minute + 10000 - 1)
+	if n := countAgg(e, e.Flush(), "endpoint_1m"); n != 0 {
+		t.Fatalf("%d endpoint_1m windows closed at 3m09.999s, want 0", n)
+	}
+	e.AdvanceTo(3*minute + 10000)
+	f = e.Flush()
+	if n := countAgg(e, f, "endpoint_1m"); n != 3 {
+		t.Fatalf("%d endpoint_1m windows closed at 3m10s, want 3", n)
+	}
+	for k, v := range closed(e, f) {
+		got[k] = v
+	}
+	for k, w := range exp {
+		v, ok := got[k]
+		if !ok {
+			t.Fatalf("window %q never closed", k)
+		}
+		check(t, k, v.Agg, w.count, w.client, w.server, w.lat)
+	}
+}
+
+func countAgg(e *Engine, f *Flush, name string) int {
+	n := 0
+	for _, c := range f.Closed {
+		if e.Name(c.Agg) == name {
+			n++
+		}
+	}
+	return n
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func check(t *testing.T, k string, a *aggregate.Aggregate, count, client, server uint64, lat []float64) {
+	t.Helper()
+	if a.Count != count || a.ClientErrors != client || a.ServerErrors != server {
+		t.Errorf("%s: count %d 4xx %d 5xx %d, want %d %d %d", k, a.Count, a.ClientErrors, a.ServerErrors, count, client, server)
+	}
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	if a.Min != s[0] || a.Max != s[len(s)-1] {
+		t.Errorf("%s: min %v max %v, want %v %v", k, a.Min, a.Max, s[0], s[len(s)-1])
+	}
+	bound := sketch.RelativeError(sketch.DefaultSchema)
+	for _, q := range []float64{0.5, 0.95, 0.99} {
+		exact := s[int(math.Ceil(q*float64(len(s))))-1]
+		if got := a.Quantile(q); math.Abs(got-exact) > bound*exact {
+			t.Errorf("%s: P%v = %v, exact %v: off by more than %.2f%%", k, q*100, got, exact, bound*100)
+		}
+	}
+}
+
+func TestLateAndHopping(t *testing.T) {
+	e := New(config.Default())
+	status5m := e.Aggregation("status_5m")
+	e.Process(req(30000, "/a", 200, 1))
+	e.Process(req(5*minute+10000, "/a", 200, 1)) // stream time 5m10s: [0,1m) of the 1m aggregations closes
+	late := e.Process(req(59999, "/a", 200, 1))
+	if late != 0b111 {
+		t.Fatalf("late mask %03b, want all three aggregations (111)", late)
+	}
+	// status_5m: the event at 59.999s falls in hopping windows starting -4m..0m;
+	// those starting at -4m (closes 1m10s) .. 0m (closes 5m10s) are all closed.
+	if late&(1<<status5m) == 0 {
+		t.Errorf("status_5m: event in closed hopping windows not late")
+	}
+	if s := e.Stats(0); s.Late != 1 {
+		t.Errorf("endpoint_1m late count %d, want 1", s.Late)
+	}
+	f := e.Flush()
+	var starts []int64
+	for _, c := range f.Closed {
+		if c.Agg == status5m {
+			starts = append(starts, c.Start)
+			if c.Value.Agg.Count != 1 {
+				t.Errorf("status_5m window %d count %d, want 1 (the late event must not count)", c.Start, c.Value.Agg.Count)
+			}
+		}
+	}
+	slices.Sort(starts)
+	if want := []int64{-4 * minute, -3 * minute, -2 * minute, -minute, 0}; !slices.Equal(starts, want) {
+		t.Errorf("closed status_5m windows %v, want %v", starts, want)
+	}
+}
+
+func TestOverflow(t *testing.T) {
+	c := config.Default()
+	c.Aggregations[0].MaxKeys = 2
+	e := New(c)
+	for _, ep := range []string{"/a", "/b", "/c", "/d", "/a"} {
+		e.Process(req(1000, ep, 200, 1))
+	}
+	if s := e.Stats(0); s.Overflowed != 2 {
+		t.Errorf("overflowed %d, want 2 (/c and /d)", s.Overflowed)
+	}
+	e.AdvanceTo(2 * minute)
+	got := closed(e, e.Flush())
+	for k, n := range map[string]uint64{"/a": 2, "/b": 1, OverflowValue: 2} {
+		v, ok := got["endpoint_1m|"+group(k)+"|0"]
+		if !ok || v.Agg.Count != n {
+			t.Errorf("key %s: count %v (present %v), want %d", k, v.Agg, ok, n)
+		}
+	}
+}
+
+// TestRestore splits a stream at random points: everything flushed goes to a map
+// standing in for the store, a new engine restores the open windows from it and
+// carries on. The final results must equal one engine's over the whole stream.
+func TestRestore(t *testing.T) {
+	c, err := config.Parse("t.yml", []byte(`
+aggregations:
+  - {name: tumbling, group_by: [endpoint], window: {type: tumbling, size: 1m}, grace: 10s, quantiles: [0.5]}
+  - {name: hopping, group_by: [endpoint, status], window: {type: hopping, size: 5m, advance: 1m}, grace: 10s}
+  - {name: session, group_by: [endpoint], window: {type: session, gap: 20s}, grace: 5s}
+  - {name: sliding, group_by: [region], window: {type: sliding, size: 30s}, grace: 5s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var events []*event.Event
+	for i := 0; i < 3000; i++ {
+		ts := int64(i)*100 + int64(rng.IntN(15000)) // out of order by up to 15 s
+		events = append(events, req(ts, []string{"/a", "/b"}[rng.IntN(2)], []int{200, 500}[rng.IntN(2)], float64(rng.IntN(100))))
+	}
+	finalOf := func(split map[int]bool) map[string]string {
+		out := map[string]string{}
+		stored := map[string]Change{} // by agg|group|start
+		var st int64 = NoTime
+		e := New(c)
+		drain := func(f *Flush) {
+			for _, ch := range f.Changes {
+				k := fmt.Sprintf("%d|%s|%d", ch.Agg, ch.Group, ch.Start)
+				if ch.Value.Agg == nil {
+					delete(stored, k)
+					continue
+				}
+				b, _ := ch.Value.AppendBinary(nil) // copy, as a store would
+				var v aggregate.Value
+				if err := v.UnmarshalBinary(b); err != nil {
+					t.Fatal(err)
+				}
+				ch.Value = v
+				stored[k] = ch
+			}
+			for _, ch := range f.Closed {
+				k := fmt.Sprintf("%s|%s|%d|%d", e.Name(ch.Agg), ch.Group, ch.Start, ch.Value.End)
+				if _, dup := out[k]; dup {
+					t.Fatalf("window %s published twice", k)
+				}
+				out[k] = fmt.Sprintf("n=%d 5xx=%d sum=%v p50=%v last=%d", ch.Value.Agg.Count, ch.Value.Agg.ServerErrors, ch.Value.Agg.Sum, ch.Value.Agg.Quantile(0.5), ch.Value.Last)
+			}
+			st = f.StreamTime
+		}
+		for i, ev := range events {
+			if split[i] {
+				drain(e.Flush())
+				e = New(c)
+				e.AdvanceTo(st)
+				for _, ch := range stored {
+					e.Restore(ch.Agg, []byte(ch.Group), ch.Start, ch.Value)
+				}
+			}
+			e.Process(ev)
+			if i%37 == 0 {
+				drain(e.Flush())
+			}
+		}
+		e.AdvanceTo(1 << 50)
+		drain(e.Flush())
+		return out
+	}
+	whole := finalOf(nil)
+	if len(whole) < 100 {
+		t.Fatalf("only %d results", len(whole))
+	}
+	for trial := 0; trial < 5; trial++ {
+		split := map[int]bool{}
+		for j := 0; j < 10; j++ {
+			split[rng.IntN(len(events))] = true
+		}
+		got := finalOf(split)
+		for k, v := range whole {
+			if got[k] != v {
+				t.Fatalf("trial %d: window %s: %q after restores, %q in one run", trial, k, got[k], v)
+			}
+		}
+		if len(got) != len(whole) {
+			t.Fatalf("trial %d: %d results after restores, %d in one run", trial, len(got), len(whole))
+		}
+	}
+}

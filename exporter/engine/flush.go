@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/kwindow/kwindow/exporter/aggregate"
+	"github.com/kwindow/kwindow/exporter/window"
+)
+
+// Change is one window of one key.
+type Change struct {
+	Agg   int    // index of the aggregation in the configuration
+	Group string // encoded group key; store.SplitGroup gives the dimension values
+	Start int64  // window start, unix ms
+	// Value is the window's end, latest event time and aggregate. In Flush.Changes a
+	// nil Value.Agg means the window is gone (a session merged into another) and
+	// its stored copy must be deleted.
+	Value aggregate.Value
+}
+
+// Flush is what changed since the previous Flush. Its slices are reused by the next
+// call: use them before calling Flush again. Aggregates in Closed are final and never
+// modified again; those in Changes may be modified by the next Process.
+type Flush struct {
+	// Changes are the windows updated or deleted, deletions of a key before its
+	// updates: what goes to the changelog and the store.
+	Changes []Change
+	// Closed are the windows that closed: final results.
+	Closed []Change
+	// StreamTime is the stream time the flush reflects.
+	StreamTime int64
+}
+
+// Flush collects the windows changed since the last call and the windows that have
+// closed since then, and drops closed windows from memory.
+func (e *Engine) Flush() *Flush {
+	f := &e.flush
+	f.Changes, f.Closed, f.StreamTime = f.Changes[:0], f.Closed[:0], e.streamTime
+	for _, a := range e.aggs {
+		for _, k := range a.dirty {
+			for _, w := range k.windows.Removed {
+				f.Changes = append(f.Changes, Change{Agg: a.index, Group: k.group, Start: w.Start, Value: aggregate.Value{End: w.End}})
+			}
+			k.windows.Removed = k.windows.Removed[:0]
+			for i := range k.windows.Slots {
+				sl := &k.windows.Slots[i]
+				if sl.Dirty {
+					sl.Dirty = false
+					f.Changes = append(f.Changes, change(a.index, k.group, sl))
+					a.nextClose = min(a.nextClose, a.spec.CloseTime(sl.Window))
+				}
+			}
+			k.dirty = false
+		}
+		clear(a.dirty)
+		a.dirty = a.dirty[:0]
+		if e.streamTime >= a.nextClose {
+			f.Closed = a.close(e.streamTime, f.Closed)
+		}
+	}
+	return f
+}
+
+func change(agg int, group string, sl *window.Slot[*aggregate.Aggregate]) Change {
+	return Change{Agg: agg, Group: group, Start: sl.Window.Start, Value: aggregate.Value{End: sl.Window.End, Last: sl.Last, Agg: sl.Agg}}
+}
+
+// close marks the windows closed at stream time st, appends them to closed, evicts
+// the windows no longer needed, and finds the next stream time with work to do.
+func (a *agg) close(st int64, closed []Change) []Change {
+	next := int64(math.MaxInt64)
+	windows := 0
+	for g, k := range a.keys {
+		slots := k.windows.Slots[:0]
+		for _, sl := range k.windows.Slots {
+			if !sl.Closed && a.spec.Closed(sl.Window, st) {
+				sl.Closed = true
+				closed = append(closed, change(a.index, k.group, &sl))
+			}
+			if sl.Closed {
+				if evict := a.spec.EvictTime(sl.Window); st < evict {
+					next = min(next, evict)
+					slots = append(slots, sl)
+				}
+				continue
+			}
+			next = min(next, a.spec.CloseTime(sl.Window))
+			slots = append(slots, sl)
+		}
+		clear(k.windows.Slots[len(slots):])
+		k.windows.Slots = slots
+		windows += len(slots)
+		if len(slots) == 0 && !k.dirty {
+			delete(a.keys, g)
+		}
+	}
+	a.nextClose = next
+	a.stats.Keys, a.stats.Windows = len(a.keys), windows
+	return closed
+}
+
+// AdvanceTo moves stream time forward to t without an event, so that windows of an
+// idle partition close; the next Flush publishes them. It never moves backwards.
+func (e *Engine) AdvanceTo(t int64) { e.streamTime = max(e.streamTime, t) }
+
+// Stats returns the counters of aggregation i, as of the last Flush for Keys and
+// Windows.
+func (e *Engine) Stats(i int) Stats { return e.aggs[i].stats }
+
+// Aggregation returns the index of the aggregation named name, or -1.
+func (e *Engine) Aggregation(name string) int {
+	return slices.IndexFunc(e.aggs, func(a *agg) bool { return a.name == name })
+}
+
+// Name returns the name of aggregation i.
+func (e *Engine) Name(i int) string { return e.aggs[i].name }
+
+// Restore puts a window read back from the store (on task start) into memory, at
+// the stream time set by AdvanceTo beforehand. Windows already closed then are
+// kept only while newer windows may need them (sliding); they are not published
+// again. A restored window is not dirty: the store already has it.
+func (e *Engine) Restore(agg int, group []byte, start int64, v aggregate.Value) {
+	a := e.aggs[agg]
+	w := window.Window{Start: start, End: v.End}
+	closed := a.spec.Closed(w, e.streamTime)
+	if closed && e.streamTime >= a.spec.EvictTime(w) {
+		return
+	}
+	k, ok := a.keys[string(group)]
+	if !ok {
+		k = &key{group: string(group)}
+		a.keys[k.group] = k
+	}
+	ws := &k.windows
+	i, _ := slices.BinarySearchFunc(ws.Slots, start, func(s window.Slot[*aggregate.Aggregate], t int64) int {
+		return cmp.Compare(s.Window.Start, t)
+	})
+	ws.Slots = slices.Insert(ws.Slots, i, window.Slot[*aggregate.Aggregate]{Window: w, Agg: v.Agg, Last: v.Last, Closed: closed})
+	if closed {
+		a.nextClose = min(a.nextClose, a.spec.EvictTime(w))
+	} else {
+		a.nextClose = min(a.nextClose, a.spec.CloseTime(w))
+	}
+}
