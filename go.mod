@@ -1,3 +1,8 @@
+// Versions are pinned exactly: the module proxy here refuses some versions (403) and
+// lists few, so each one below is a version verified to download.
+//   - grocksdb v1.7.14 matches Debian bookworm's librocksdb-dev 7.8.3 (v1.7.16+ calls
+//     C functions 7.8.3 lacks and does not compile).
+//   - fastjson is used only by a baseline benchmark of the event decoder.
 module github.com/kwindow/kwindow
 
 go 1.26.0
