@@ -27,6 +27,12 @@ type Config struct {
 	Aggregations []Aggregation `yaml:"aggregations"`
 	// Sketch sets the latency sketch shared by every aggregation.
 	Sketch Sketch `yaml:"sketch"`
+	// Kafka says how to reach the brokers.
+	Kafka Kafka `yaml:"kafka"`
+	// Stream configures topics, the processing guarantee and timing.
+	Stream Stream `yaml:"stream"`
+	// State configures the state stores.
+	State State `yaml:"state"`
 }
 
 // Events maps JSON event fields to what the engine needs.

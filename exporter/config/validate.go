@@ -63,6 +63,7 @@ func (c *Config) fillDefaults() {
 		s := int32(sketch.DefaultSchema)
 		c.Sketch.Schema = &s
 	}
+	c.fillRuntimeDefaults()
 	e := c.Events
 	if e.Timestamp != nil && e.Timestamp.Unit == "" {
 		e.Timestamp.Unit = "auto"
@@ -133,7 +134,10 @@ func (c *Config) supports(m string) string {
 	return ""
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+var (
+	nameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,200}$`)
+)
 
 // fieldError is a validation error at a YAML path such as aggregations[1].window.size.
 type fieldError struct {
@@ -262,6 +266,7 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.validateRuntime()...)
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/alecthomas/kingpin/v2"
 	"math"
 	"os"
 	"os/signal"
@@ -18,6 +19,23 @@ import (
 	"github.com/kwindow/kwindow/exporter/loadgen"
 	"github.com/kwindow/kwindow/exporter/store"
 )
+
+func addDemoCommand(app *kingpin.Application, g *globals) {
+	var o demoOptions
+	cmd := app.Command("demo", "Run the engine on generated request logs and print every closed window of one aggregation.").Default()
+	cmd.Flag("rate", "Events per second to generate.").Default("40000").IntVar(&o.rate)
+	cmd.Flag("speed", "Event time runs this many times faster than the wall clock (60: a 1m window closes every second).").Default("1").Float64Var(&o.speed)
+	cmd.Flag("duration", "Stop after this long (0: until interrupted).").Default("0").DurationVar(&o.duration)
+	cmd.Flag("aggregation", "Aggregation whose closed windows are printed (default: the first).").StringVar(&o.aggregation)
+	cmd.Flag("seed", "Seed of the load generator.").Default("1").Int64Var(&o.seed)
+	cmd.Action(func(*kingpin.ParseContext) error {
+		cfg, err := g.config()
+		if err != nil {
+			return err
+		}
+		return runDemo(cfg, o)
+	})
+}
 
 type demoOptions struct {
 	rate        int

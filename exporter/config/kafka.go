@@ -1,0 +1,98 @@
+package config
+
+// Kafka says how to reach the brokers.
+type Kafka struct {
+	// Brokers are the seed brokers, host:port. Default ["127.0.0.1:9092"].
+	Brokers []string `yaml:"brokers"`
+	// ClientID identifies kwindow in broker logs and quotas. Default "kwindow".
+	ClientID string `yaml:"client_id"`
+	// TLS enables TLS to the brokers when present.
+	TLS *TLS `yaml:"tls"`
+	// SASL enables SASL authentication when present.
+	SASL *SASL `yaml:"sasl"`
+	// FetchMaxBytes bounds one fetch response. Default 50 MiB.
+	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
+	// FetchMaxPartitionBytes bounds one partition's share of a fetch. Default 8 MiB.
+	FetchMaxPartitionBytes int32 `yaml:"fetch_max_partition_bytes"`
+	// FetchMaxWait is how long the broker may hold a fetch waiting for data: lower
+	// means fresher results on a quiet topic. Default 250ms.
+	FetchMaxWait Duration `yaml:"fetch_max_wait"`
+}
+
+// TLS configures TLS to the brokers.
+type TLS struct {
+	// CAFile verifies the brokers' certificates; empty uses the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate for mutual TLS.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name verified in the brokers' certificates.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify disables certificate verification (testing only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// SASL configures SASL authentication.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	// Password, or PasswordFile to keep it out of the configuration (its content,
+	// trailing newline removed).
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Stream configures the stream runtime: topics, processing guarantee and timing.
+type Stream struct {
+	// ApplicationID names the consumer group and prefixes the topics kwindow creates
+	// (changelogs) and its transactional IDs. Instances with the same ID share the
+	// work. Default "kwindow".
+	ApplicationID string `yaml:"application_id"`
+	// InstanceID distinguishes the instances of one application; it makes this
+	// instance's transactional ID, so it must be unique among the running instances
+	// and should stay the same across restarts (a restart then fences its previous
+	// incarnation at once). Default: the host name.
+	InstanceID string `yaml:"instance_id"`
+	// InputTopic is the topic of events. Default "requests".
+	InputTopic string `yaml:"input_topic"`
+	// OutputTopic receives the final result of every closed window, as JSON.
+	// Default "<application_id>-results"; "-" disables it.
+	OutputTopic string `yaml:"output_topic"`
+	// DeadLetterTopic receives malformed events with their original bytes and
+	// headers saying why and where from. Default "<application_id>-dead-letters".
+	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// LateTopic, when set, receives late events (for a closed window) as they came.
+	LateTopic string `yaml:"late_topic"`
+	// ProcessingGuarantee is exactly_once (default) or at_least_once.
+	ProcessingGuarantee string `yaml:"processing_guarantee"`
+	// CommitInterval is how often results are committed: the freshness floor, and
+	// under exactly_once the length of a transaction. Default 100ms under
+	// exactly_once, 1s under at_least_once.
+	CommitInterval Duration `yaml:"commit_interval"`
+	// IdleTimeout: after a partition has received nothing for this long, its stream
+	// time advances with the wall clock so its windows still close and publish.
+	// The trade-off: an event that arrives after that, older than the advanced
+	// stream time, is late. 0 disables. Default 30s.
+	IdleTimeout *Duration `yaml:"idle_timeout"`
+	// ReplicationFactor of the topics kwindow creates; -1 uses the broker default.
+	ReplicationFactor int16 `yaml:"replication_factor"`
+}
+
+// Guarantees.
+const (
+	ExactlyOnce = "exactly_once"
+	AtLeastOnce = "at_least_once"
+)
+
+// State configures the state stores.
+type State struct {
+	// Store is rocksdb (default) or memory (state rebuilt from the changelogs at
+	// every start).
+	Store string `yaml:"store"`
+	// Dir holds one RocksDB directory per input partition. Default "data".
+	Dir string `yaml:"dir"`
+	// BlockCacheSize is the RocksDB read cache shared by every store (bytes).
+	// Default 64 MiB.
+	BlockCacheSize int64 `yaml:"block_cache_size"`
+}
