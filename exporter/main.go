@@ -5,11 +5,16 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -18,6 +23,9 @@ var version = "dev"
 // globals are the flags every command shares.
 type globals struct {
 	configFile string
+	web        *web.FlagConfig
+	logConfig  *promslog.Config
+	log        *slog.Logger
 }
 
 // config loads the configuration named by --config.file, or the built-in default.
@@ -34,7 +42,17 @@ func main() {
 	app.HelpFlag.Short('h')
 	g := &globals{}
 	app.Flag("config.file", "YAML configuration file; the built-in example (kwindow config example) when empty.").StringVar(&g.configFile)
+	g.web = web.AddFlags(app)
+	g.logConfig = &promslog.Config{}
+	promslogflag.AddFlags(app, g.logConfig)
+	app.PreAction(func(*kingpin.ParseContext) error {
+		g.log = promslog.New(g.logConfig)
+		return nil
+	})
 
+	addRunCommand(app, g)
+	addBrokerCommand(app, g)
+	addLoadgenCommand(app, g)
 	addDemoCommand(app, g)
 	addConfigCommand(app, g)
 

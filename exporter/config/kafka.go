@@ -75,6 +75,11 @@ type Stream struct {
 	// The trade-off: an event that arrives after that, older than the advanced
 	// stream time, is late. 0 disables. Default 30s.
 	IdleTimeout *Duration `yaml:"idle_timeout"`
+	// SessionTimeout is how long the group waits for a silent member before giving
+	// its partitions to the others: a crashed instance's partitions resume after
+	// this long. Lower is faster failover but risks needless rebalances on a
+	// paused process. Default 45s (Kafka's default).
+	SessionTimeout Duration `yaml:"session_timeout"`
 	// ReplicationFactor of the topics kwindow creates; -1 uses the broker default.
 	ReplicationFactor int16 `yaml:"replication_factor"`
 }

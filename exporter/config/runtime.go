@@ -57,6 +57,9 @@ func (c *Config) fillRuntimeDefaults() {
 		d := Duration(30 * time.Second)
 		s.IdleTimeout = &d
 	}
+	if s.SessionTimeout == 0 {
+		s.SessionTimeout = Duration(45 * time.Second)
+	}
 	if s.ReplicationFactor == 0 {
 		s.ReplicationFactor = -1
 	}
@@ -124,6 +127,9 @@ func (c *Config) validateRuntime() []error {
 	}
 	if s.CommitInterval < Duration(time.Millisecond) {
 		bad("stream.commit_interval", "must be >= 1ms, got %v", s.CommitInterval)
+	}
+	if s.SessionTimeout < Duration(time.Second) {
+		bad("stream.session_timeout", "must be >= 1s, got %v", s.SessionTimeout)
 	}
 	if *s.IdleTimeout < 0 {
 		bad("stream.idle_timeout", "must be >= 0, got %v", *s.IdleTimeout)

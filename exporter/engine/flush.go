@@ -144,3 +144,21 @@ func (e *Engine) Restore(agg int, group []byte, start int64, v aggregate.Value) 
 		a.nextClose = min(a.nextClose, a.spec.CloseTime(w))
 	}
 }
+
+// RestoreFrom is the earliest window start of aggregation i that may still be in
+// memory at the current stream time: a task restoring from its store reads windows
+// from there on. Sessions can last arbitrarily long, so for them it is retention.
+func (e *Engine) RestoreFrom(i int) int64 {
+	st := e.streamTime
+	if st == NoTime {
+		return math.MinInt64
+	}
+	s := e.aggs[i].spec
+	switch s.Kind {
+	case window.Session:
+		return st - s.Retention
+	case window.Sliding:
+		return st - 3*s.Size - s.Grace - 1
+	}
+	return st - s.Size - s.Grace
+}

@@ -3,6 +3,6 @@
 //
 // A Generator seeded the same way produces the same stream of events for the same
 // event times (on one architecture; latencies may differ in the last bit between
-// architectures, as Go may fuse floating-point operations). It knows nothing of
-// Kafka; producing the events is the caller's business.
+// architectures, as Go may fuse floating-point operations). Produce and Preload send
+// the events to a Kafka topic with a franz-go client.
 package loadgen

@@ -1,0 +1,144 @@
+package stream
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/event"
+)
+
+// Namespace prefixes every metric kwindow exports.
+const Namespace = "kwindow"
+
+// metrics are the runtime's self-metrics. They are updated per fetch, per commit
+// and per restore batch, never per event; the counts of processed, late and invalid
+// records move only when the transaction that holds them commits, so they agree
+// with the results.
+type metrics struct {
+	reg           prometheus.Registerer
+	names         []string
+	consumed      prometheus.Counter
+	processed     prometheus.Counter
+	invalid       *prometheus.CounterVec
+	late          *prometheus.CounterVec
+	overflow      *prometheus.CounterVec
+	commits       prometheus.Counter
+	aborted       prometheus.Counter
+	commitSeconds prometheus.Histogram
+	restored      prometheus.Counter
+	restoreLeftG  *prometheus.GaugeVec
+	streamTime    *prometheus.GaugeVec
+	tasks         *prometheus.GaugeVec
+
+	mu   sync.Mutex
+	left map[int32]int64
+}
+
+func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		reg: reg,
+		consumed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "records_consumed_total",
+			Help: "Input records fetched, including ones processed again after an aborted transaction."}),
+		processed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "records_processed_total",
+			Help: "Valid input records whose processing has committed."}),
+		invalid: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "invalid_records_total",
+			Help: "Malformed input records sent to the dead-letter topic, by reason."}, []string{"reason"}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "late_records_total",
+			Help: "Records that arrived for a window already closed, by aggregation."}, []string{"aggregation"}),
+		overflow: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "overflow_records_total",
+			Help: "Records counted under the overflow key because the aggregation held max_keys keys, by aggregation."}, []string{"aggregation"}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "commits_total",
+			Help: "Committed intervals (transactions under exactly_once)."}),
+		aborted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "aborted_transactions_total",
+			Help: "Transactions aborted (rebalance, broker or produce error); their records are processed again."}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "commit_duration_seconds",
+			Help:    "Time to produce the changes of an interval, commit the transaction and write the stores.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		restored: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "restore_records_total",
+			Help: "Changelog records replayed into state stores."}),
+		restoreLeftG: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "restore_remaining_records",
+			Help: "Changelog records left to replay before the partition is ready."}, []string{"partition"}),
+		streamTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "stream_time_seconds",
+			Help: "Committed stream time (largest event time seen) per input partition, unix seconds."}, []string{"partition"}),
+		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "tasks",
+			Help: "Input partitions assigned to this instance, by state."}, []string{"state"}),
+		left: map[int32]int64{},
+	}
+	for _, a := range cfg.Aggregations {
+		m.names = append(m.names, a.Name)
+		m.late.WithLabelValues(a.Name)
+		m.overflow.WithLabelValues(a.Name)
+	}
+	for _, r := range event.Reasons() {
+		m.invalid.WithLabelValues(r.String())
+	}
+	if reg != nil {
+		reg.MustRegister(m.consumed, m.processed, m.invalid, m.late, m.overflow, m.commits, m.aborted,
+			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks)
+	}
+	return m
+}
+
+// clientHooks returns the option that adds franz-go's own client metrics (kprom)
+// under the same prefix.
+func (m *metrics) clientHooks() []kgo.Opt {
+	if m.reg == nil {
+		return nil
+	}
+	return []kgo.Opt{kgo.WithHooks(kprom.NewMetrics(Namespace, kprom.Registerer(m.reg), kprom.Subsystem("kafka")))}
+}
+
+// committed adds what a task's committed transaction processed.
+func (m *metrics) committed(t *task) {
+	m.processed.Add(float64(t.processed))
+	for i, n := range t.late {
+		if n > 0 {
+			m.late.WithLabelValues(m.names[i]).Add(float64(n))
+		}
+	}
+	for r, n := range t.invalid {
+		m.invalid.WithLabelValues(r.String()).Add(float64(n))
+	}
+	for i := range m.names {
+		s := t.eng.Stats(i)
+		if d := s.Overflowed - t.overflowSeen[i]; d > 0 {
+			m.overflow.WithLabelValues(m.names[i]).Add(float64(d))
+		}
+		t.overflowSeen[i] = s.Overflowed
+	}
+	if t.streamTime != engine.NoTime {
+		m.streamTime.WithLabelValues(strconv.Itoa(int(t.partition))).Set(float64(t.streamTime) / 1000)
+	}
+}
+
+func (m *metrics) setRestoreLeft(p int32, n int64) {
+	m.mu.Lock()
+	m.left[p] = n
+	m.mu.Unlock()
+	m.restoreLeftG.WithLabelValues(strconv.Itoa(int(p))).Set(float64(n))
+}
+
+func (m *metrics) restoreLeft() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, v := range m.left {
+		n += v
+	}
+	return n
+}
+
+// forget drops the series of a partition that left this instance.
+func (m *metrics) forget(p int32) {
+	m.mu.Lock()
+	delete(m.left, p)
+	m.mu.Unlock()
+	m.restoreLeftG.DeleteLabelValues(strconv.Itoa(int(p)))
+	m.streamTime.DeleteLabelValues(strconv.Itoa(int(p)))
+}

@@ -1,0 +1,157 @@
+package stream
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/store"
+)
+
+// metaKey is the changelog key of a task's stream time. Data keys start with a
+// non-empty aggregation name, so a key starting with 0x00 is never one of them.
+var metaKey = []byte("\x00streamtime")
+
+func metaValue(streamTime int64) []byte { return binary.AppendVarint(nil, streamTime) }
+
+func parseMeta(v []byte) (int64, bool) {
+	t, n := binary.Varint(v)
+	return t, n > 0
+}
+
+// Headers of dead-letter and late records.
+const (
+	HeaderReason    = "kwindow.reason"    // dead letter: the event.Reason, e.g. not_json
+	HeaderError     = "kwindow.error"     // dead letter: the full error message
+	HeaderTopic     = "kwindow.topic"     // where the record came from
+	HeaderPartition = "kwindow.partition" // likewise
+	HeaderOffset    = "kwindow.offset"    // likewise
+	HeaderLateFor   = "kwindow.late_for"  // late: aggregation names, comma-separated
+)
+
+// sourceHeaders says where r came from.
+func sourceHeaders(r *kgo.Record, extra ...kgo.RecordHeader) []kgo.RecordHeader {
+	return append(extra,
+		kgo.RecordHeader{Key: HeaderTopic, Value: []byte(r.Topic)},
+		kgo.RecordHeader{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
+		kgo.RecordHeader{Key: HeaderOffset, Value: strconv.AppendInt(nil, r.Offset, 10)},
+	)
+}
+
+// resultKey names a window result on the output topic:
+// endpoint_1m{endpoint="/api/users"}@1732230000000.
+func resultKey(dst []byte, agg *config.Aggregation, vals [][]byte, start int64) []byte {
+	dst = append(dst, agg.Name...)
+	dst = append(dst, '{')
+	for i, v := range vals {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, agg.GroupBy[i]...)
+		dst = append(dst, '=')
+		dst = strconv.AppendQuote(dst, string(v))
+	}
+	dst = append(dst, '}', '@')
+	return strconv.AppendInt(dst, start, 10)
+}
+
+// appendResult writes a closed window as the JSON object of the output topic:
+//
+//	{"aggregation":"endpoint_1m","partition":3,"start":"2026-11-22T10:00:00Z","end":"2026-11-22T10:01:00Z",
+//	 "start_ms":1795341600000,"end_ms":1795341660000,"key":{"endpoint":"/api/users"},
+//	 "count":1200,"client_errors":12,"server_errors":3,"error_ratio":0.0025,
+//	 "sum":14.2,"min":0.001,"max":0.3,"quantiles":{"0.5":0.011,"0.95":0.02,"0.99":0.027}}
+//
+// Measures the aggregation does not compute are left out; NaN becomes null.
+// "partition" is the input partition whose events the result counts: a group key
+// whose events are spread over several partitions has one result per partition,
+// and those partial results merge exactly (add counts, merge sketches).
+func appendResult(dst []byte, agg *config.Aggregation, vals [][]byte, partition int32, c *engine.Change) []byte {
+	a := c.Value.Agg
+	dst = append(dst, `{"aggregation":`...)
+	dst = strconv.AppendQuote(dst, agg.Name)
+	dst = append(dst, `,"partition":`...)
+	dst = strconv.AppendInt(dst, int64(partition), 10)
+	dst = append(dst, `,"start":"`...)
+	dst = time.UnixMilli(c.Start).UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","end":"`...)
+	dst = time.UnixMilli(c.Value.End).UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","start_ms":`...)
+	dst = strconv.AppendInt(dst, c.Start, 10)
+	dst = append(dst, `,"end_ms":`...)
+	dst = strconv.AppendInt(dst, c.Value.End, 10)
+	dst = append(dst, `,"key":{`...)
+	for i, v := range vals {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendQuote(dst, agg.GroupBy[i])
+		dst = append(dst, ':')
+		dst = strconv.AppendQuote(dst, string(v))
+	}
+	dst = append(dst, `},"count":`...)
+	dst = strconv.AppendUint(dst, a.Count, 10)
+	if agg.Has(config.Errors) {
+		dst = append(dst, `,"client_errors":`...)
+		dst = strconv.AppendUint(dst, a.ClientErrors, 10)
+		dst = append(dst, `,"server_errors":`...)
+		dst = strconv.AppendUint(dst, a.ServerErrors, 10)
+	}
+	if agg.Has(config.ErrorRatio) {
+		dst = appendFloatField(dst, "error_ratio", a.ErrorRatio())
+	}
+	if agg.Has(config.Sum) {
+		dst = appendFloatField(dst, "sum", a.Sum)
+	}
+	if agg.Has(config.Min) {
+		dst = appendFloatField(dst, "min", nanIfEmpty(a.Min, a.Values))
+	}
+	if agg.Has(config.Max) {
+		dst = appendFloatField(dst, "max", nanIfEmpty(a.Max, a.Values))
+	}
+	if len(agg.Quantiles) > 0 {
+		dst = append(dst, `,"quantiles":{`...)
+		for i, q := range agg.Quantiles {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '"')
+			dst = strconv.AppendFloat(dst, q, 'g', -1, 64)
+			dst = append(dst, `":`...)
+			dst = appendFloat(dst, a.Quantile(q))
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+func nanIfEmpty(v float64, n uint64) float64 {
+	if n == 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+func appendFloatField(dst []byte, name string, v float64) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return appendFloat(dst, v)
+}
+
+func appendFloat(dst []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendFloat(dst, v, 'g', -1, 64)
+}
+
+// changelogKey is the changelog (and store) key of a change.
+func changelogKey(dst []byte, agg string, c *engine.Change) []byte {
+	return store.Key{Agg: agg, Group: []byte(c.Group), Start: c.Start}.Append(dst)
+}

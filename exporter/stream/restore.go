@@ -1,0 +1,229 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/kafka"
+	"github.com/kwindow/kwindow/exporter/store"
+)
+
+// restoreBatch is how many changelog records go into one store write.
+const restoreBatch = 20000
+
+// startRestore restores partition p in the background; the loop picks the task up
+// from rt.restored.
+func (rt *Runtime) startRestore(ctx context.Context, p int32) {
+	if _, ok := rt.tasks[p]; ok {
+		return
+	}
+	if cancel, ok := rt.restoring[p]; ok {
+		cancel()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	rt.restoring[p] = cancel
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		t, err := rt.restore(ctx, p)
+		if err != nil && ctx.Err() != nil {
+			err = nil // revoked or shutting down: not a failure
+		}
+		rt.restored <- restoreResult{partition: p, task: t, err: err}
+	}()
+}
+
+func (rt *Runtime) openStore(p int32) (store.Store, error) {
+	if rt.cfg.State.Store == "memory" {
+		return store.NewMemory(), nil
+	}
+	dir := filepath.Join(rt.cfg.State.Dir, rt.cfg.Stream.ApplicationID, rt.cfg.Stream.InputTopic+"-"+strconv.Itoa(int(p)))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return store.OpenRocks(dir, store.RocksOptions{BlockCache: rt.cache})
+}
+
+// restore opens partition p's store and replays its changelogs from the store's
+// checkpoint to their last stable offset, then loads the task.
+func (rt *Runtime) restore(ctx context.Context, p int32) (*task, error) {
+	st, err := rt.openStore(p)
+	if err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	t, err := rt.replay(ctx, p, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, error) {
+	cp, ok, err := st.Checkpoint()
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	if !ok {
+		cp = store.Checkpoint{InputOffset: -1, StreamTime: engine.NoTime}
+	}
+	if cp.ChangelogOffsets == nil {
+		cp.ChangelogOffsets = map[string]int64{}
+	}
+	ends, err := rt.adm.ListCommittedOffsets(ctx, rt.changelogs...)
+	if err != nil {
+		return nil, fmt.Errorf("listing changelog end offsets: %w", err)
+	}
+	from := map[string]map[int32]kgo.Offset{}
+	topicAgg := map[string]string{}
+	pos, end := map[string]int64{}, map[string]int64{}
+	var left int64
+	for i, topic := range rt.changelogs {
+		name := rt.cfg.Aggregations[i].Name
+		topicAgg[topic] = name
+		o, ok := ends.Lookup(topic, p)
+		if !ok || o.Err != nil {
+			return nil, fmt.Errorf("end offset of %s partition %d: %v", topic, p, o.Err)
+		}
+		start := cp.ChangelogOffsets[name]
+		if start < o.Offset {
+			from[topic] = map[int32]kgo.Offset{p: kgo.NewOffset().At(start)}
+			pos[topic], end[topic] = start, o.Offset
+			left += o.Offset - start
+		}
+	}
+	rt.metrics.setRestoreLeft(p, left)
+	began := rt.now()
+	if len(from) > 0 {
+		rt.log.Info("restoring partition from changelogs", "partition", p, "records", left)
+		if err := rt.consumeChangelogs(ctx, p, st, &cp, from, topicAgg, pos, end, left); err != nil {
+			return nil, err
+		}
+		took := rt.now().Sub(began)
+		rt.log.Info("restored partition", "partition", p, "records", left, "took", took.Round(time.Millisecond),
+			"records_per_second", int64(float64(left)/max(took.Seconds(), 1e-3)))
+	}
+	rt.metrics.setRestoreLeft(p, 0)
+	t, err := newTask(rt, p, st, rt.now())
+	if err != nil {
+		return nil, err
+	}
+	// Windows past retention may have come back from older changelog records.
+	t.retainedAt = time.Time{}
+	if err := t.retain(rt.now()); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (rt *Runtime) consumeChangelogs(ctx context.Context, p int32, st store.Store, cp *store.Checkpoint,
+	from map[string]map[int32]kgo.Offset, topicAgg map[string]string, pos, end map[string]int64, total int64) error {
+	base, err := kafka.ClientOpts(rt.cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(base,
+		kgo.ConsumePartitions(from),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records (transaction markers) move the position too; without them
+		// a changelog ending in a marker would never seem fully read.
+		kgo.KeepControlRecords(),
+	)...)
+	if err != nil {
+		return fmt.Errorf("restore client: %w", err)
+	}
+	defer cl.Close()
+	var (
+		batch      store.Batch
+		done       int64
+		lastReport = rt.now()
+		lastDone   int64
+		reported   int64
+	)
+	flush := func() error {
+		batch.SetCheckpoint(*cp)
+		if err := st.Write(&batch); err != nil {
+			return fmt.Errorf("writing restored state: %w", err)
+		}
+		batch.Reset()
+		return nil
+	}
+	behind := func() bool {
+		for topic, e := range end {
+			if pos[topic] < e {
+				return true
+			}
+		}
+		return false
+	}
+	for behind() {
+		// A compacted changelog can end with a gap: if nothing arrives for a while
+		// although the end is not reached, the records there are gone.
+		pollCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		fetches := cl.PollRecords(pollCtx, restoreBatch)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var fetchErr error
+		fetches.EachError(func(topic string, part int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				fetchErr = fmt.Errorf("fetching %s partition %d: %w", topic, part, err)
+			}
+		})
+		if fetchErr != nil {
+			return fetchErr
+		}
+		if fetches.NumRecords() == 0 {
+			rt.log.Warn("changelog ends before its end offset (compacted gap); treating it as read", "partition", p)
+			break
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			pos[r.Topic] = r.Offset + 1
+			done++
+			name := topicAgg[r.Topic]
+			cp.ChangelogOffsets[name] = r.Offset + 1
+			if r.Attrs.IsControl() {
+				return
+			}
+			if string(r.Key) == string(metaKey) {
+				if t, ok := parseMeta(r.Value); ok {
+					cp.StreamTime = max(cp.StreamTime, t)
+				}
+				return
+			}
+			k, err := store.ParseKey(r.Key)
+			if err != nil {
+				rt.log.Warn("skipping malformed changelog record", "topic", r.Topic, "offset", r.Offset, "err", err)
+				return
+			}
+			if r.Value == nil {
+				batch.Delete(k)
+			} else {
+				batch.Put(k, r.Value)
+			}
+		})
+		if batch.Len() >= restoreBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		rt.metrics.restored.Add(float64(done - lastDone))
+		rt.metrics.setRestoreLeft(p, max(total-done, 0))
+		lastDone = done
+		if now := rt.now(); now.Sub(lastReport) >= 5*time.Second {
+			rt.log.Info("restoring", "partition", p, "restored", done, "remaining", max(total-done, 0),
+				"records_per_second", int64(float64(done-reported)/now.Sub(lastReport).Seconds()))
+			lastReport, reported = now, done
+		}
+	}
+	return flush()
+}

@@ -1,0 +1,262 @@
+package stream
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/aggregate"
+	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/store"
+)
+
+// Result is the final result of a window, handed to Options.OnResults once the
+// transaction that published it has committed.
+type Result struct {
+	Partition int32
+	engine.Change
+}
+
+// task is one input partition: its engine, its store and what the current
+// transaction will commit for it. Only the runtime's loop goroutine touches it,
+// except the produce promises, which update next under mu.
+type task struct {
+	rt        *Runtime
+	partition int32
+	store     store.Store
+	eng       *engine.Engine
+	cp        store.Checkpoint // as of the last commit (what the store holds)
+
+	// What the current transaction adds.
+	batch      store.Batch
+	results    []Result
+	nextInput  int64 // input offset after the last processed record, -1 if none
+	streamTime int64 // stream time the meta record of this transaction carries
+	late       []uint64
+	invalid    map[event.Reason]uint64
+	processed  uint64
+	mu         sync.Mutex
+	next       []int64 // per aggregation: changelog offset after this transaction's last record, -1 if none
+
+	// overflowSeen is the engine's overflow count already added to the metrics.
+	overflowSeen []uint64
+
+	lastActive time.Time // wall time of the last record, for the idle timeout
+	idleMark   time.Time // wall time up to which idleness has advanced stream time
+	retainedAt time.Time // last retention pass
+	key, val   []byte    // scratch
+}
+
+func newTask(rt *Runtime, partition int32, st store.Store, now time.Time) (*task, error) {
+	n := len(rt.cfg.Aggregations)
+	t := &task{rt: rt, partition: partition, store: st, late: make([]uint64, n), next: make([]int64, n),
+		invalid: map[event.Reason]uint64{}, overflowSeen: make([]uint64, n), lastActive: now, retainedAt: now}
+	if err := t.load(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// load (re)builds the engine from the store: its stream time and the windows that
+// may still be open or needed at that stream time.
+func (t *task) load() error {
+	cp, ok, err := t.store.Checkpoint()
+	if err != nil {
+		return fmt.Errorf("partition %d: reading checkpoint: %w", t.partition, err)
+	}
+	if !ok {
+		cp = store.Checkpoint{InputOffset: -1, StreamTime: engine.NoTime, ChangelogOffsets: map[string]int64{}}
+	}
+	if cp.ChangelogOffsets == nil {
+		cp.ChangelogOffsets = map[string]int64{}
+	}
+	t.cp = cp
+	e := engine.New(t.rt.cfg)
+	e.AdvanceTo(cp.StreamTime)
+	for i := range t.rt.cfg.Aggregations {
+		name := t.rt.cfg.Aggregations[i].Name
+		from := e.RestoreFrom(i)
+		var decodeErr error
+		err := t.store.Groups(name, func(group []byte) bool {
+			g := append([]byte(nil), group...)
+			err := t.store.Range(name, g, from, math.MaxInt64, func(en store.Entry) bool {
+				var v aggregate.Value
+				if decodeErr = v.UnmarshalBinary(en.Value); decodeErr != nil {
+					return false
+				}
+				e.Restore(i, g, en.Key.Start, v)
+				return true
+			})
+			return err == nil && decodeErr == nil
+		})
+		if err == nil {
+			err = decodeErr
+		}
+		if err != nil {
+			return fmt.Errorf("partition %d: loading %s windows: %w", t.partition, name, err)
+		}
+	}
+	t.eng = e
+	clear(t.overflowSeen)
+	t.reset()
+	return nil
+}
+
+// reset forgets what the current transaction would have added.
+func (t *task) reset() {
+	t.batch.Reset()
+	clear(t.results)
+	t.results = t.results[:0]
+	t.nextInput = -1
+	t.streamTime = t.cp.StreamTime
+	clear(t.late)
+	clear(t.invalid)
+	t.processed = 0
+	for i := range t.next {
+		t.next[i] = -1
+	}
+}
+
+// process applies one input record.
+func (t *task) process(r *kgo.Record, now time.Time) {
+	rt := t.rt
+	ev := &rt.ev
+	t.nextInput = r.Offset + 1
+	t.lastActive = now
+	if err := rt.dec.Decode(r.Value, ev); err != nil {
+		reason := event.NotJSON
+		if e, ok := err.(*event.Error); ok {
+			reason = e.Reason
+		}
+		t.invalid[reason]++
+		rt.deadLetter(t.partition, r, reason, err)
+		return
+	}
+	if ev.Time == 0 {
+		ev.Time = r.Timestamp.UnixMilli()
+	}
+	t.processed++
+	if late := t.eng.Process(ev); late != 0 {
+		for i := range t.late {
+			if late&(1<<i) != 0 {
+				t.late[i]++
+			}
+		}
+		rt.lateRecord(t.partition, r, late)
+	}
+}
+
+// prepare produces what the transaction commits for this task: changelog records
+// of the changed windows, the results of the closed ones, and the stream time.
+func (t *task) prepare(now time.Time) {
+	t.idle(now)
+	rt := t.rt
+	f := t.eng.Flush()
+	for i := range f.Changes {
+		c := &f.Changes[i]
+		name := rt.cfg.Aggregations[c.Agg].Name
+		key := changelogKey(nil, name, c)
+		var value []byte
+		if c.Value.Agg != nil {
+			var err error
+			if value, err = c.Value.AppendBinary(nil); err != nil {
+				rt.failProduce(fmt.Errorf("encoding %s window: %w", name, err))
+				continue
+			}
+		}
+		sk, _ := store.ParseKey(key)
+		if value == nil {
+			t.batch.Delete(sk)
+		} else {
+			t.batch.Put(sk, value)
+		}
+		t.produceChangelog(c.Agg, key, value)
+	}
+	for i := range f.Closed {
+		c := &f.Closed[i]
+		t.results = append(t.results, Result{Partition: t.partition, Change: *c})
+		rt.publishResult(t.partition, c)
+	}
+	if f.StreamTime != t.cp.StreamTime {
+		t.streamTime = f.StreamTime
+		for i := range rt.cfg.Aggregations {
+			t.produceChangelog(i, metaKey, metaValue(f.StreamTime))
+		}
+	}
+}
+
+// idle advances stream time with the wall clock once the partition has received
+// nothing for the idle timeout, so its windows still close.
+func (t *task) idle(now time.Time) {
+	timeout := time.Duration(*t.rt.cfg.Stream.IdleTimeout)
+	if timeout <= 0 || t.eng.StreamTime() == engine.NoTime {
+		return
+	}
+	from := t.lastActive.Add(timeout)
+	if t.idleMark.After(from) {
+		from = t.idleMark
+	}
+	if d := now.Sub(from); d > 0 {
+		t.eng.AdvanceTo(t.eng.StreamTime() + d.Milliseconds())
+		t.idleMark = from.Add(time.Duration(d.Milliseconds()) * time.Millisecond)
+	}
+}
+
+func (t *task) produceChangelog(agg int, key, value []byte) {
+	r := &kgo.Record{Topic: t.rt.changelogs[agg], Partition: t.partition, Key: key, Value: value}
+	t.rt.produce(r, func(r *kgo.Record) {
+		t.mu.Lock()
+		t.next[agg] = max(t.next[agg], r.Offset+1)
+		t.mu.Unlock()
+	})
+}
+
+// committed writes the transaction's changes to the store with the checkpoint they
+// reach, and returns the results it published.
+func (t *task) committed() ([]Result, error) {
+	t.mu.Lock()
+	for i, n := range t.next {
+		if n >= 0 {
+			t.cp.ChangelogOffsets[t.rt.cfg.Aggregations[i].Name] = n
+		}
+	}
+	t.mu.Unlock()
+	if t.nextInput >= 0 {
+		t.cp.InputOffset = t.nextInput
+	}
+	t.cp.StreamTime = t.streamTime
+	t.batch.SetCheckpoint(t.cp)
+	if err := t.store.Write(&t.batch); err != nil {
+		return nil, fmt.Errorf("partition %d: writing committed state: %w", t.partition, err)
+	}
+	t.rt.metrics.committed(t)
+	results := t.results
+	t.results = nil
+	t.reset()
+	return results, nil
+}
+
+// rollback drops what the aborted transaction added and rebuilds the engine from
+// the store, which holds exactly the last committed state.
+func (t *task) rollback() error {
+	t.reset()
+	return t.load()
+}
+
+// retain deletes windows past retention from the store, at most once a minute.
+func (t *task) retain(now time.Time) error {
+	if now.Sub(t.retainedAt) < time.Minute || t.cp.StreamTime == engine.NoTime {
+		return nil
+	}
+	t.retainedAt = now
+	for _, a := range t.rt.cfg.Aggregations {
+		if _, err := t.store.DeleteBefore(a.Name, t.cp.StreamTime-a.Retention.Millis()); err != nil {
+			return fmt.Errorf("partition %d: retention of %s: %w", t.partition, a.Name, err)
+		}
+	}
+	return nil
+}
