@@ -3,166 +3,218 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/alecthomas/kingpin/v2"
+	"maps"
 	"math"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
+	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/aggregate"
+	"github.com/kwindow/kwindow/exporter/broker"
 	"github.com/kwindow/kwindow/exporter/config"
-	"github.com/kwindow/kwindow/exporter/engine"
-	"github.com/kwindow/kwindow/exporter/event"
 	"github.com/kwindow/kwindow/exporter/loadgen"
 	"github.com/kwindow/kwindow/exporter/store"
+	"github.com/kwindow/kwindow/exporter/stream"
 )
+
+type demoOptions struct {
+	brokerAddr  string
+	partitions  int32
+	rate        int
+	duration    time.Duration
+	aggregation string
+	seed        int64
+	stateDir    string
+	quiet       bool
+}
 
 func addDemoCommand(app *kingpin.Application, g *globals) {
 	var o demoOptions
-	cmd := app.Command("demo", "Run the engine on generated request logs and print every closed window of one aggregation.").Default()
-	cmd.Flag("rate", "Events per second to generate.").Default("40000").IntVar(&o.rate)
-	cmd.Flag("speed", "Event time runs this many times faster than the wall clock (60: a 1m window closes every second).").Default("1").Float64Var(&o.speed)
+	cmd := app.Command("demo", `Run everything in one process: an embedded Kafka-protocol broker on loopback, the load generator, and the exporter against them (exactly once, RocksDB state). Prints each closed window of one aggregation; /metrics, /readyz and /healthz are served as by "run".`).Default()
+	cmd.Flag("broker.address", "Loopback address of the embedded broker (port 0 picks a free one).").Default(broker.DefaultAddr).StringVar(&o.brokerAddr)
+	cmd.Flag("partitions", "Partitions of the input topic.").Default("6").Int32Var(&o.partitions)
+	cmd.Flag("rate", "Events per second the load generator sends.").Default("40000").IntVar(&o.rate)
 	cmd.Flag("duration", "Stop after this long (0: until interrupted).").Default("0").DurationVar(&o.duration)
 	cmd.Flag("aggregation", "Aggregation whose closed windows are printed (default: the first).").StringVar(&o.aggregation)
 	cmd.Flag("seed", "Seed of the load generator.").Default("1").Int64Var(&o.seed)
+	cmd.Flag("state.dir", "State directory (default: a temporary one, removed at exit: the embedded broker forgets everything too).").StringVar(&o.stateDir)
+	cmd.Flag("quiet", "Do not print closed windows.").BoolVar(&o.quiet)
 	cmd.Action(func(*kingpin.ParseContext) error {
 		cfg, err := g.config()
 		if err != nil {
 			return err
 		}
-		return runDemo(cfg, o)
+		return runDemo(cfg, g, o)
 	})
 }
 
-type demoOptions struct {
-	rate        int
-	speed       float64
-	duration    time.Duration
-	aggregation string
-	seed        int64
-}
-
-// runDemo generates request logs in real time, runs them through the decoder and
-// the engine exactly as the stream runtime does, and prints each closed window.
-func runDemo(cfg *config.Config, o demoOptions) error {
-	if o.rate <= 0 || !(o.speed > 0) {
-		return fmt.Errorf("--rate and --speed must be > 0")
-	}
-	dec, err := event.NewDecoder(cfg.EventSchema())
-	if err != nil {
-		return err
-	}
-	eng := engine.New(cfg)
+func runDemo(cfg *config.Config, g *globals, o demoOptions) error {
+	log := g.logger()
 	show := 0
 	if o.aggregation != "" {
-		if show = eng.Aggregation(o.aggregation); show < 0 {
+		if show = slices.IndexFunc(cfg.Aggregations, func(a config.Aggregation) bool { return a.Name == o.aggregation }); show < 0 {
 			return fmt.Errorf("--aggregation: no aggregation %q in the configuration", o.aggregation)
 		}
 	}
-	agg := &cfg.Aggregations[show]
-	gen := loadgen.New(loadgen.Config{Seed: o.seed})
+	if o.stateDir == "" {
+		dir, err := os.MkdirTemp("", "kwindow-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.stateDir = dir
+	}
+	cfg.State.Dir = o.stateDir
+	b, err := broker.Start(broker.Options{Addr: o.brokerAddr, Partitions: o.partitions, Topics: []string{cfg.Stream.InputTopic},
+		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }})
+	if err != nil {
+		return fmt.Errorf("embedded broker: %w (is another Kafka on that port? try --broker.address=127.0.0.1:0)", err)
+	}
+	defer b.Close()
+	cfg.Kafka.Brokers = []string{b.Addr()}
+	cfg.Kafka.TLS, cfg.Kafka.SASL = nil, nil
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	if o.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	fmt.Printf("kwindow demo: %d events/s, event time x%g; printing %s (%s window %s, grace %s). Ctrl-C stops.\n",
-		o.rate, o.speed, agg.Name, agg.Window.Type, agg.Window.Size, agg.Grace)
-
-	const tick = 10 * time.Millisecond
-	start := time.Now()
-	startMs := start.UnixMilli()
-	eventTime := func(now time.Time) int64 { return startMs + int64(float64(now.Sub(start).Milliseconds())*o.speed) }
-	ticker := time.NewTicker(tick)
-	defer ticker.Stop()
-	var (
-		ev            event.Event
-		buf           []byte
-		sent, invalid int64
-		lastFlush     = start
-		lastProgress  = start
-		progressEvery = 10 * time.Second
-		tickDur, owed = float64(tick) / float64(time.Second), 0.0
-	)
-	for {
-		select {
-		case <-ctx.Done():
-			fmt.Printf("stopped after %d events (%d invalid)\n", sent, invalid)
-			return nil
-		case now := <-ticker.C:
-			owed += float64(o.rate) * tickDur
-			n := int(owed)
-			owed -= float64(n)
-			from, to := eventTime(now.Add(-tick)), eventTime(now)
-			dec.SetNow(to)
-			for i := 0; i < n; i++ {
-				t := from + int64(i)*(to-from)/int64(max(n, 1))
-				buf = gen.AppendJSON(buf[:0], gen.Next(t))
-				if err := dec.Decode(buf, &ev); err != nil {
-					invalid++
-					continue
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	go broker.RunTrimmer(ctx, kadm.NewClient(cl), cfg.Stream.ApplicationID, []string{cfg.Stream.InputTopic}, 30*time.Second,
+		func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) })
+	go func() {
+		reports := 0
+		_, err := loadgen.Produce(ctx, cl, loadgen.New(loadgen.Config{Seed: o.seed}), loadgen.ProduceOptions{
+			Topic: cfg.Stream.InputTopic, Rate: o.rate,
+			Progress: func(s loadgen.ProduceStats) {
+				if reports++; reports%6 == 1 { // about every 30 s
+					log.Info("load generator", "produced", s.Produced, "rate", int(s.Rate))
 				}
-				eng.Process(&ev)
-				sent++
-			}
-			if now.Sub(lastFlush) >= 100*time.Millisecond {
-				lastFlush = now
-				f := eng.Flush()
-				printClosed(cfg, agg, show, f)
-			}
-			if now.Sub(lastProgress) >= progressEvery {
-				lastProgress = now
-				s := eng.Stats(show)
-				fmt.Printf("… %d events (%.0f/s), %d keys and %d windows open in %s, %d late\n",
-					sent, float64(sent)/now.Sub(start).Seconds(), s.Keys, s.Windows, agg.Name, s.Late)
-			}
+			},
+		})
+		if err != nil && ctx.Err() == nil {
+			log.Error("load generator stopped", "err", err)
+		}
+	}()
+	listen := strings.Join(*g.web.WebListenAddresses, ", ")
+	fmt.Printf(`kwindow demo: embedded broker on %s, %d events/s into %q (%d partitions), exactly once.
+  metrics    http://localhost%s/metrics
+  readiness  http://localhost%s/readyz
+  kcat       kcat -b %s -C -t %s -o end   (final window results)
+Windows close at end + grace: the first %s results appear after about %s.
+`, b.Addr(), o.rate, cfg.Stream.InputTopic, o.partitions, firstPort(listen), firstPort(listen), b.Addr(), cfg.Stream.OutputTopic,
+		cfg.Aggregations[show].Name, time.Duration(cfg.Aggregations[show].Window.Size+cfg.Aggregations[show].Grace))
+	var p *printer
+	if !o.quiet {
+		p = newPrinter(&cfg.Aggregations[show], show)
+		go p.run(ctx)
+	}
+	return serveStream(ctx, cfg, g, func(rs []stream.Result) {
+		if p != nil {
+			p.add(rs)
+		}
+	})
+}
+
+func firstPort(listen string) string {
+	addr, _, _ := strings.Cut(listen, ",")
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		return addr[i:]
+	}
+	return addr
+}
+
+// printer merges the partial results that partitions publish for the same window
+// and key, and prints a window once no partial has arrived for it for a while.
+type printer struct {
+	agg   *config.Aggregation
+	index int
+	mu    sync.Mutex
+	wins  map[int64]*pending
+}
+
+type pending struct {
+	end  int64
+	last time.Time
+	keys map[string]*aggregate.Aggregate
+}
+
+func newPrinter(agg *config.Aggregation, index int) *printer {
+	return &printer{agg: agg, index: index, wins: map[int64]*pending{}}
+}
+
+func (p *printer) add(rs []stream.Result) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range rs {
+		if r.Agg != p.index {
+			continue
+		}
+		w := p.wins[r.Start]
+		if w == nil {
+			w = &pending{end: r.Value.End, keys: map[string]*aggregate.Aggregate{}}
+			p.wins[r.Start] = w
+		}
+		w.last = time.Now()
+		if a := w.keys[r.Group]; a != nil {
+			a.Merge(r.Value.Agg)
+		} else {
+			w.keys[r.Group] = r.Value.Agg.Clone()
 		}
 	}
 }
 
-func printClosed(cfg *config.Config, agg *config.Aggregation, show int, f *engine.Flush) {
-	var rows []engine.Change
-	for _, c := range f.Closed {
-		if c.Agg == show {
-			rows = append(rows, c)
+func (p *printer) run(ctx context.Context) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			p.mu.Lock()
+			for start, w := range p.wins {
+				if time.Since(w.last) > 2*time.Second {
+					p.print(start, w)
+					delete(p.wins, start)
+				}
+			}
+			p.mu.Unlock()
 		}
 	}
-	if len(rows) == 0 {
-		return
-	}
-	slices.SortFunc(rows, func(a, b engine.Change) int {
-		if a.Start != b.Start {
-			return int(a.Start - b.Start)
-		}
-		return strings.Compare(a.Group, b.Group)
-	})
+}
+
+func (p *printer) print(start int64, w *pending) {
+	agg := p.agg
+	fmt.Printf("\n%s  window %s – %s\n", agg.Name, fmtTime(start), fmtTime(w.end))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	last := int64(math.MinInt64)
-	for _, r := range rows {
-		if r.Start != last {
-			last = r.Start
-			tw.Flush()
-			fmt.Printf("\n%s  window %s – %s\n", agg.Name, fmtTime(r.Start), fmtTime(r.Value.End))
-			head := strings.Join(agg.GroupBy, "\t") + "\tcount\t"
-			if agg.Has(config.Errors) {
-				head += "4xx\t5xx\t"
-			}
-			if agg.Has(config.ErrorRatio) {
-				head += "5xx ratio\t"
-			}
-			for _, q := range agg.Quantiles {
-				head += fmt.Sprintf("p%g\t", q*100)
-			}
-			fmt.Fprintln(tw, head)
-		}
-		vals, _ := store.SplitGroup([]byte(r.Group))
-		a := r.Value.Agg
+	head := strings.Join(agg.GroupBy, "\t") + "\tcount\t"
+	if agg.Has(config.Errors) {
+		head += "4xx\t5xx\t"
+	}
+	if agg.Has(config.ErrorRatio) {
+		head += "5xx ratio\t"
+	}
+	for _, q := range agg.Quantiles {
+		head += fmt.Sprintf("p%g\t", q*100)
+	}
+	fmt.Fprintln(tw, head)
+	for _, g := range slices.Sorted(maps.Keys(w.keys)) {
+		a := w.keys[g]
+		vals, _ := store.SplitGroup([]byte(g))
 		var line strings.Builder
 		for _, v := range vals {
 			line.WriteString(string(v) + "\t")
@@ -185,8 +237,11 @@ func printClosed(cfg *config.Config, agg *config.Aggregation, show int, f *engin
 func fmtTime(ms int64) string { return time.UnixMilli(ms).UTC().Format("15:04:05") }
 
 func fmtSeconds(s float64) string {
-	if math.IsNaN(s) {
+	switch {
+	case math.IsNaN(s):
 		return "-"
+	case s >= 1:
+		return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
 	}
 	return time.Duration(s * float64(time.Second)).Round(10 * time.Microsecond).String()
 }

@@ -45,7 +45,7 @@ func (rt *Runtime) openStore(p int32) (store.Store, error) {
 	if rt.cfg.State.Store == "memory" {
 		return store.NewMemory(), nil
 	}
-	dir := filepath.Join(rt.cfg.State.Dir, rt.cfg.Stream.ApplicationID, rt.cfg.Stream.InputTopic+"-"+strconv.Itoa(int(p)))
+	dir := rt.storeDir(p)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -60,11 +60,37 @@ func (rt *Runtime) restore(ctx context.Context, p int32) (*task, error) {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	t, err := rt.replay(ctx, p, st)
+	if errors.Is(err, errStale) {
+		rt.log.Warn("local state is ahead of its changelog (the topic was recreated or truncated): rebuilding it from the changelog", "partition", p, "err", err)
+		if st, err = rt.wipeStore(p, st); err == nil {
+			t, err = rt.replay(ctx, p, st)
+		}
+	}
 	if err != nil {
-		st.Close()
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
 	return t, nil
+}
+
+// errStale: a store's checkpoint is past the end of its changelog.
+var errStale = errors.New("checkpoint beyond the changelog end")
+
+// wipeStore deletes partition p's local state and opens an empty store.
+func (rt *Runtime) wipeStore(p int32, st store.Store) (store.Store, error) {
+	st.Close()
+	if rt.cfg.State.Store == "rocksdb" {
+		if err := os.RemoveAll(rt.storeDir(p)); err != nil {
+			return nil, err
+		}
+	}
+	return rt.openStore(p)
+}
+
+func (rt *Runtime) storeDir(p int32) string {
+	return filepath.Join(rt.cfg.State.Dir, rt.cfg.Stream.ApplicationID, rt.cfg.Stream.InputTopic+"-"+strconv.Itoa(int(p)))
 }
 
 func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, error) {
@@ -94,6 +120,9 @@ func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, 
 			return nil, fmt.Errorf("end offset of %s partition %d: %v", topic, p, o.Err)
 		}
 		start := cp.ChangelogOffsets[name]
+		if start > o.Offset {
+			return nil, fmt.Errorf("%w: %s partition %d: checkpoint %d, end %d", errStale, topic, p, start, o.Offset)
+		}
 		if start < o.Offset {
 			from[topic] = map[int32]kgo.Offset{p: kgo.NewOffset().At(start)}
 			pos[topic], end[topic] = start, o.Offset
