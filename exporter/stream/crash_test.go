@@ -73,8 +73,8 @@ func TestCrash(t *testing.T) {
 }
 
 func testCrash(t *testing.T, guarantee string) {
-	if testing.Short() {
-		t.Skip("starts processes")
+	if testing.Short() || raceEnabled {
+		t.Skip("starts exporter processes; the in-process tests cover data races")
 	}
 	addr := newCluster(t)
 	cfg := testConfig(t, addr, "")

@@ -64,6 +64,8 @@ type Runtime struct {
 	produceErr atomic.Pointer[error]
 	joined     atomic.Bool
 	status     atomic.Pointer[string] // readiness reason; "" when ready
+	activeMu   sync.Mutex
+	active     []int32 // partitions with a running task, for Partitions
 	wg         sync.WaitGroup
 }
 
@@ -413,6 +415,9 @@ func (rt *Runtime) updateStatus() {
 	default:
 		rt.setStatus("")
 	}
+	rt.activeMu.Lock()
+	rt.active = slices.Sorted(maps.Keys(rt.tasks))
+	rt.activeMu.Unlock()
 	rt.metrics.tasks.WithLabelValues("active").Set(float64(len(rt.tasks)))
 	rt.metrics.tasks.WithLabelValues("restoring").Set(float64(len(rt.restoring)))
 }
@@ -509,4 +514,11 @@ func (rt *Runtime) publishResult(partition int32, c *engine.Change) {
 		Topic: rt.cfg.Stream.OutputTopic, Partition: partition % rt.outParts,
 		Key: resultKey(nil, agg, vals, c.Start), Value: appendResult(nil, agg, vals, partition, c),
 	}, nil)
+}
+
+// Partitions lists the input partitions whose tasks are running (restored).
+func (rt *Runtime) Partitions() []int32 {
+	rt.activeMu.Lock()
+	defer rt.activeMu.Unlock()
+	return slices.Clone(rt.active)
 }
