@@ -257,7 +257,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 				return fmt.Errorf("beginning transaction: %w", err)
 			}
 		}
-		deadline := rt.now().Add(interval)
+		deadline := time.Now().Add(interval) // the real clock: it bounds a real wait
 		pollCtx, cancel := context.WithDeadline(ctx, deadline)
 		for pollCtx.Err() == nil {
 			fetches := rt.cl.PollRecords(pollCtx, 10000)
