@@ -5,8 +5,9 @@ GO        ?= go
 BIN       := bin/kwindow
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need: RocksDB 7.8.3 with its compression
-# libraries (grocksdb v1.7.14 links against it through cgo).
-DEB_PKGS  := librocksdb-dev libsnappy-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev
+# libraries (grocksdb v1.7.14 links against it through cgo), and kcat, a third-party Kafka
+# client the broker tests talk to the embedded broker with.
+DEB_PKGS  := librocksdb-dev libsnappy-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev kcat
 FUZZTIME  ?= 8s
 BENCHTIME ?= 1s
 

@@ -166,7 +166,7 @@ func BenchmarkRestore(b *testing.B) {
 	oneRun(b)
 	const n = 2_000_000
 	addr := benchBroker(b)
-	ends := benchPreload(b, addr, n, 1000)
+	ends := benchPreload(b, addr, n, 5000)
 	cfg := benchConfig(b, addr, "bench-restore", restoreAggregations)
 
 	phase("build", func() {
