@@ -14,6 +14,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
 	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/metrics"
 	"github.com/kwindow/kwindow/exporter/stream"
 	"github.com/kwindow/kwindow/exporter/web"
 )
@@ -40,11 +41,13 @@ func newRegistry() *prometheus.Registry {
 func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults func([]stream.Result)) error {
 	log := g.logger()
 	reg := newRegistry()
-	rt, err := stream.New(ctx, cfg, stream.Options{Logger: log, Registerer: reg, OnResults: onResults})
+	view := metrics.NewView(cfg)
+	reg.MustRegister(metrics.NewCollector(view))
+	rt, err := stream.New(ctx, cfg, stream.Options{Logger: log, Registerer: reg, OnResults: onResults, Sink: view})
 	if err != nil {
 		return err
 	}
-	h := web.NewHandler(web.Options{Registry: reg, Ready: rt.Ready, Version: version, Logger: log})
+	h := web.NewHandler(web.Options{Registry: reg, Gatherers: []prometheus.Gatherer{rt.KafkaGatherer()}, Ready: rt.Ready, Version: version, Logger: log})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	webErr := make(chan error, 1)

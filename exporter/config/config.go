@@ -33,6 +33,8 @@ type Config struct {
 	Stream Stream `yaml:"stream"`
 	// State configures the state stores.
 	State State `yaml:"state"`
+	// Metrics configures the Prometheus exposition.
+	Metrics Metrics `yaml:"metrics"`
 }
 
 // Events maps JSON event fields to what the engine needs.
@@ -118,11 +120,38 @@ type Aggregation struct {
 	Measures []string `yaml:"measures"`
 	// Quantiles of the value, from the sketch (0.5, 0.95, 0.99). Default none.
 	Quantiles []float64 `yaml:"quantiles"`
+	// Anomaly scores the last closed window of each key against its history.
+	Anomaly *Anomaly `yaml:"anomaly"`
 	// MaxKeys bounds the distinct group keys held in memory (keys with open
 	// windows). Events of further keys are counted under one overflow key whose
 	// every dimension is "__overflow__", so a bad producer cannot exhaust memory.
 	// Default 100000.
 	MaxKeys int `yaml:"max_keys"`
+}
+
+// Anomaly configures anomaly scores: for each measure, an exponentially weighted
+// mean and variance over a key's past windows, and the z-score of its last closed
+// window, exported as kwindow_<aggregation>_anomaly_score{measure}.
+type Anomaly struct {
+	// Measures to score: count, error_ratio, or pNN for a configured quantile
+	// (p99 needs 0.99 in quantiles).
+	Measures []string `yaml:"measures"`
+	// Alpha is the weight of the newest window in the moving mean and variance
+	// (0 < alpha <= 1): 0.1 remembers about the last 10 windows. Default 0.1.
+	Alpha float64 `yaml:"alpha"`
+	// Warmup is how many windows a key needs before it is scored. Default 10.
+	Warmup int `yaml:"warmup"`
+}
+
+// Metrics configures the Prometheus exposition.
+type Metrics struct {
+	// HistogramSchema is the native-histogram schema of the exported latency
+	// histograms (-4..8), at most the sketch's: lower means fewer buckets for
+	// Prometheus to store. Default 3 (relative bucket width 9%).
+	HistogramSchema *int32 `yaml:"histogram_schema"`
+	// IdleWindows: a key with no event for this many windows of its aggregation is
+	// no longer exported, so series of vanished keys do not pile up. Default 5.
+	IdleWindows int `yaml:"idle_windows"`
 }
 
 // Window is a window kind and its size.

@@ -63,6 +63,13 @@ func (c *Config) fillDefaults() {
 		s := int32(sketch.DefaultSchema)
 		c.Sketch.Schema = &s
 	}
+	if c.Metrics.HistogramSchema == nil {
+		h := min(int32(3), *c.Sketch.Schema)
+		c.Metrics.HistogramSchema = &h
+	}
+	if c.Metrics.IdleWindows == 0 {
+		c.Metrics.IdleWindows = 5
+	}
 	c.fillRuntimeDefaults()
 	e := c.Events
 	if e.Timestamp != nil && e.Timestamp.Unit == "" {
@@ -98,6 +105,14 @@ func (c *Config) fillDefaults() {
 		a := &c.Aggregations[i]
 		if a.Retention == 0 {
 			a.Retention = max(defaultRetention, a.span()+a.Grace)
+		}
+		if an := a.Anomaly; an != nil {
+			if an.Alpha == 0 {
+				an.Alpha = 0.1
+			}
+			if an.Warmup == 0 {
+				an.Warmup = 10
+			}
 		}
 		if a.MaxKeys == 0 {
 			a.MaxKeys = DefaultMaxKeys
@@ -207,6 +222,11 @@ func (c *Config) validate() error {
 	}
 	if s := *c.Sketch.Schema; s < -4 || s > 8 {
 		bad("sketch.schema", "must be between -4 and 8, got %d", s)
+	} else if h := *c.Metrics.HistogramSchema; h < -4 || h > s {
+		bad("metrics.histogram_schema", "must be between -4 and the sketch schema (%d), got %d", s, h)
+	}
+	if c.Metrics.IdleWindows < 1 {
+		bad("metrics.idle_windows", "must be >= 1, got %d", c.Metrics.IdleWindows)
 	}
 	if len(c.Aggregations) == 0 {
 		bad("aggregations", "at least one aggregation is needed")
@@ -251,6 +271,19 @@ func (c *Config) validate() error {
 				bad(p, "unknown measure %q (want one of %s)", m, strings.Join(allMeasures, ", "))
 			} else if why := c.supports(m); why != "" {
 				bad(p, "measure %q %s", m, why)
+			}
+		}
+		if an := a.Anomaly; an != nil {
+			if !(an.Alpha > 0 && an.Alpha <= 1) {
+				bad(path+".anomaly.alpha", "must be in (0, 1], got %v", an.Alpha)
+			}
+			if an.Warmup < 1 {
+				bad(path+".anomaly.warmup", "must be >= 1, got %d", an.Warmup)
+			}
+			for j, m := range an.Measures {
+				if err := a.checkAnomalyMeasure(m, c); err != "" {
+					bad(fmt.Sprintf("%s.anomaly.measures[%d]", path, j), "%s", err)
+				}
 			}
 		}
 		if a.MaxKeys < 0 {
@@ -338,4 +371,34 @@ func lineOf(root *yaml.Node, path string) int {
 		n = next
 	}
 	return line
+}
+
+// checkAnomalyMeasure says what is wrong with anomaly measure m of a, or "".
+func (a *Aggregation) checkAnomalyMeasure(m string, c *Config) string {
+	switch {
+	case m == Count:
+		return ""
+	case m == ErrorRatio:
+		if c.Events.Status == nil {
+			return "error_ratio needs events.status"
+		}
+		return ""
+	}
+	if q, ok := QuantileOf(m); ok {
+		if slices.Contains(a.Quantiles, q) {
+			return ""
+		}
+		return fmt.Sprintf("%q needs %v in quantiles", m, q)
+	}
+	return fmt.Sprintf("unknown measure %q (want count, error_ratio or pNN such as p99)", m)
+}
+
+// QuantileOf reads a quantile measure name: p99 is 0.99, p50 0.5, p999 0.999.
+func QuantileOf(m string) (float64, bool) {
+	digits, ok := strings.CutPrefix(m, "p")
+	if !ok || digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	q, err := strconv.ParseFloat("0."+digits, 64)
+	return q, err == nil
 }

@@ -25,6 +25,11 @@ const NoTime = math.MinInt64
 // OverflowValue is the value of every dimension of the overflow key.
 const OverflowValue = "__overflow__"
 
+// TotalStart is the window start under which a group key's running total is kept in
+// the store and the changelog: it sorts after every window of the key, and
+// retention (which deletes windows by start) never removes it.
+const TotalStart = math.MaxInt64
+
 // Engine computes the configured aggregations over one partition's events.
 type Engine struct {
 	aggs       []*agg
@@ -42,8 +47,9 @@ type agg struct {
 	dims      []int
 	maxKeys   int
 	keys      map[string]*key
-	dirty     []*key // keys changed since the last flush
-	nextClose int64  // no window closes before this stream time
+	totals    map[string]*aggregate.Aggregate // running totals, kept when a key's windows are gone
+	dirty     []*key                          // keys changed since the last flush
+	nextClose int64                           // no window closes before this stream time
 	empty     func() *aggregate.Aggregate
 	overflow  []byte // encoded overflow group key
 	stats     Stats
@@ -51,10 +57,12 @@ type agg struct {
 	scratch   []byte
 }
 
-// key is one group key of an aggregation and its windows in memory.
+// key is one group key of an aggregation, its windows in memory and its running
+// total of every valid event (late ones included).
 type key struct {
 	group   string
 	windows window.Windows[*aggregate.Aggregate]
+	total   *aggregate.Aggregate
 	dirty   bool
 }
 
@@ -81,6 +89,7 @@ func New(c *config.Config) *Engine {
 			dims:      c.DimensionIndexes(ac),
 			maxKeys:   ac.MaxKeys,
 			keys:      map[string]*key{},
+			totals:    map[string]*aggregate.Aggregate{},
 			nextClose: math.MaxInt64,
 			empty:     func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
 			vals:      make([][]byte, len(ac.GroupBy)),
@@ -105,6 +114,7 @@ func (e *Engine) Process(ev *event.Event) (late uint64) {
 	e.cur = ev
 	for _, a := range e.aggs {
 		k := a.lookup(ev)
+		k.total.Add(ev)
 		if k.windows.Add(&a.spec, t, e.streamTime, e.add, a.empty) {
 			a.stats.Late++
 			late |= 1 << a.index
@@ -129,14 +139,22 @@ func (a *agg) lookup(ev *event.Event) *key {
 		return k
 	}
 	group := a.scratch
-	if len(a.keys) >= a.maxKeys {
+	if len(a.keys) >= a.maxKeys || (len(a.totals) >= a.maxKeys && a.totals[string(group)] == nil) {
 		a.stats.Overflowed++
 		group = a.overflow
 		if k, ok := a.keys[string(group)]; ok {
 			return k
 		}
 	}
-	k := &key{group: string(group)}
-	a.keys[k.group] = k
+	return a.newKey(string(group))
+}
+
+func (a *agg) newKey(group string) *key {
+	k := &key{group: group, total: a.totals[group]}
+	if k.total == nil {
+		k.total = a.empty()
+		a.totals[group] = k.total
+	}
+	a.keys[group] = k
 	return k
 }

@@ -183,6 +183,40 @@ func TestLateAndHopping(t *testing.T) {
 	}
 }
 
+func sketchCount(a *aggregate.Aggregate) uint64 {
+	if a.Sketch == nil {
+		return 0
+	}
+	return a.Sketch.Count()
+}
+
+// TestTotals: the running totals count every valid event of a key, late ones too,
+// whatever the window kind.
+func TestTotals(t *testing.T) {
+	e := New(config.Default())
+	e.Process(req(30000, "/a", 200, 1))
+	e.Process(req(31000, "/a", 503, 2))
+	e.Process(req(5*minute, "/a", 404, 3))
+	e.Process(req(1000, "/a", 200, 4)) // late for every aggregation
+	f := e.Flush()
+	type sum struct{ n, client, server uint64 }
+	got := map[string]sum{}
+	for _, c := range f.Changes {
+		if c.Start == TotalStart {
+			s := got[e.Name(c.Agg)]
+			s.n += c.Value.Agg.Count
+			s.client += c.Value.Agg.ClientErrors
+			s.server += c.Value.Agg.ServerErrors
+			got[e.Name(c.Agg)] = s
+		}
+	}
+	for _, name := range []string{"endpoint_1m", "status_5m", "region_1m"} {
+		if got[name] != (sum{4, 1, 1}) {
+			t.Errorf("%s running totals %+v, want 4 events, one 4xx, one 5xx (hopping windows hold each event 5 times; totals once)", name, got[name])
+		}
+	}
+}
+
 func TestOverflow(t *testing.T) {
 	c := config.Default()
 	c.Aggregations[0].MaxKeys = 2
@@ -268,6 +302,11 @@ aggregations:
 		}
 		e.AdvanceTo(1 << 50)
 		drain(e.Flush())
+		for i := 0; i < 4; i++ {
+			e.Totals(i, func(g string, a *aggregate.Aggregate) {
+				out[fmt.Sprintf("total|%s|%s", e.Name(i), g)] = fmt.Sprintf("n=%d 5xx=%d values=%d sketch=%d", a.Count, a.ServerErrors, a.Values, sketchCount(a))
+			})
+		}
 		return out
 	}
 	whole := finalOf(nil)

@@ -9,7 +9,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/window"
 )
 
-// Change is one window of one key.
+// Change is one window of one key, or its running total (Start == TotalStart).
 type Change struct {
 	Agg   int    // index of the aggregation in the configuration
 	Group string // encoded group key; store.SplitGroup gives the dimension values
@@ -44,6 +44,8 @@ func (e *Engine) Flush() *Flush {
 				f.Changes = append(f.Changes, Change{Agg: a.index, Group: k.group, Start: w.Start, Value: aggregate.Value{End: w.End}})
 			}
 			k.windows.Removed = k.windows.Removed[:0]
+			f.Changes = append(f.Changes, Change{Agg: a.index, Group: k.group, Start: TotalStart,
+				Value: aggregate.Value{End: TotalStart, Last: e.streamTime, Agg: k.total}})
 			for i := range k.windows.Slots {
 				sl := &k.windows.Slots[i]
 				if sl.Dirty {
@@ -118,11 +120,19 @@ func (e *Engine) Aggregation(name string) int {
 func (e *Engine) Name(i int) string { return e.aggs[i].name }
 
 // Restore puts a window read back from the store (on task start) into memory, at
-// the stream time set by AdvanceTo beforehand. Windows already closed then are
+// the stream time set by AdvanceTo beforehand; a start of TotalStart restores the
+// key's running total instead (restore totals before windows). Windows already closed then are
 // kept only while newer windows may need them (sliding); they are not published
 // again. A restored window is not dirty: the store already has it.
 func (e *Engine) Restore(agg int, group []byte, start int64, v aggregate.Value) {
 	a := e.aggs[agg]
+	if start == TotalStart {
+		a.totals[string(group)] = v.Agg
+		if k, ok := a.keys[string(group)]; ok {
+			k.total = v.Agg
+		}
+		return
+	}
 	w := window.Window{Start: start, End: v.End}
 	closed := a.spec.Closed(w, e.streamTime)
 	if closed && e.streamTime >= a.spec.EvictTime(w) {
@@ -130,8 +140,7 @@ func (e *Engine) Restore(agg int, group []byte, start int64, v aggregate.Value) 
 	}
 	k, ok := a.keys[string(group)]
 	if !ok {
-		k = &key{group: string(group)}
-		a.keys[k.group] = k
+		k = a.newKey(string(group))
 	}
 	ws := &k.windows
 	i, _ := slices.BinarySearchFunc(ws.Slots, start, func(s window.Slot[*aggregate.Aggregate], t int64) int {
@@ -161,4 +170,12 @@ func (e *Engine) RestoreFrom(i int) int64 {
 		return st - 3*s.Size - s.Grace - 1
 	}
 	return st - s.Size - s.Grace
+}
+
+// Totals calls fn with the running total of every group key of aggregation i
+// (the aggregate must not be modified).
+func (e *Engine) Totals(i int, fn func(group string, total *aggregate.Aggregate)) {
+	for g, t := range e.aggs[i].totals {
+		fn(g, t)
+	}
 }

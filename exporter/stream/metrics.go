@@ -2,7 +2,11 @@ package stream
 
 import (
 	"strconv"
+	"strings"
 	"sync"
+
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,6 +26,7 @@ const Namespace = "kwindow"
 // with the results.
 type metrics struct {
 	reg           prometheus.Registerer
+	kafka         *prometheus.Registry // kprom's, see KafkaGatherer
 	names         []string
 	consumed      prometheus.Counter
 	processed     prometheus.Counter
@@ -35,6 +40,10 @@ type metrics struct {
 	restoreLeftG  *prometheus.GaugeVec
 	streamTime    *prometheus.GaugeVec
 	tasks         *prometheus.GaugeVec
+	lag           *prometheus.GaugeVec
+	storeKeys     *prometheus.GaugeVec
+	storeBytes    *prometheus.GaugeVec
+	freshness     prometheus.Histogram
 
 	mu   sync.Mutex
 	left map[int32]int64
@@ -68,6 +77,15 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 			Help: "Committed stream time (largest event time seen) per input partition, unix seconds."}, []string{"partition"}),
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "tasks",
 			Help: "Input partitions assigned to this instance, by state."}, []string{"state"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_lag",
+			Help: "Records of the input partition not yet fetched (last stable offset minus position), as of the last fetch."}, []string{"partition"}),
+		storeKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_keys",
+			Help: "Estimated keys (windows and totals) in the partition's state store."}, []string{"partition"}),
+		storeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_live_bytes",
+			Help: "Estimated live bytes of the partition's state store."}, []string{"partition"}),
+		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "window_freshness_seconds",
+			Help:    "Wall time from a window's end + grace to its committed result (meaningful when event time follows the wall clock).",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
 		left: map[int32]int64{},
 	}
 	for _, a := range cfg.Aggregations {
@@ -80,18 +98,38 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.processed, m.invalid, m.late, m.overflow, m.commits, m.aborted,
-			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks)
+			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks, m.lag, m.storeKeys, m.storeBytes, m.freshness)
 	}
 	return m
 }
 
 // clientHooks returns the option that adds franz-go's own client metrics (kprom)
-// under the same prefix.
+// under the same prefix, in a registry of their own (see KafkaGatherer).
 func (m *metrics) clientHooks() []kgo.Opt {
 	if m.reg == nil {
 		return nil
 	}
-	return []kgo.Opt{kgo.WithHooks(kprom.NewMetrics(Namespace, kprom.Registerer(m.reg), kprom.Subsystem("kafka")))}
+	m.kafka = prometheus.NewRegistry()
+	return []kgo.Opt{kgo.WithHooks(kprom.NewMetrics(Namespace, kprom.Registerer(m.kafka), kprom.Subsystem("kafka")))}
+}
+
+// KafkaGatherer gathers franz-go's client metrics (kwindow_kafka_*). kprom names two
+// gauges *_total, which Prometheus reserves for counters; they are served without
+// the suffix (kwindow_kafka_buffered_fetch_records, ..._produce_records). Nil when
+// the runtime has no Registerer.
+func (rt *Runtime) KafkaGatherer() prometheus.Gatherer {
+	if rt.metrics.kafka == nil {
+		return nil
+	}
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := rt.metrics.kafka.Gather()
+		for _, mf := range mfs {
+			if mf.GetType() != dto.MetricType_COUNTER && strings.HasSuffix(mf.GetName(), "_total") {
+				mf.Name = proto.String(strings.TrimSuffix(mf.GetName(), "_total"))
+			}
+		}
+		return mfs, err
+	})
 }
 
 // committed adds what a task's committed transaction processed.
@@ -139,6 +177,7 @@ func (m *metrics) forget(p int32) {
 	m.mu.Lock()
 	delete(m.left, p)
 	m.mu.Unlock()
-	m.restoreLeftG.DeleteLabelValues(strconv.Itoa(int(p)))
-	m.streamTime.DeleteLabelValues(strconv.Itoa(int(p)))
+	for _, v := range []*prometheus.GaugeVec{m.restoreLeftG, m.streamTime, m.lag, m.storeKeys, m.storeBytes} {
+		v.DeleteLabelValues(strconv.Itoa(int(p)))
+	}
 }

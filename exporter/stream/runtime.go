@@ -31,6 +31,8 @@ type Options struct {
 	// OnResults receives the results of every committed transaction, on the
 	// runtime's goroutine: it must not block.
 	OnResults func([]Result)
+	// Sink receives committed state (results, totals, partition changes).
+	Sink Sink
 	// Now is the wall clock (idle timeout, progress); default time.Now.
 	Now func() time.Time
 }
@@ -67,6 +69,7 @@ type Runtime struct {
 	activeMu   sync.Mutex
 	active     []int32 // partitions with a running task, for Partitions
 	wg         sync.WaitGroup
+	statsAt    time.Time // last store statistics
 }
 
 type groupEvent struct {
@@ -281,6 +284,11 @@ func (rt *Runtime) Run(ctx context.Context) error {
 				for _, r := range p.Records {
 					t.process(r, now)
 				}
+				end := p.LastStableOffset
+				if end <= 0 {
+					end = p.HighWatermark
+				}
+				rt.metrics.lag.WithLabelValues(t.label).Set(float64(max(end-t.nextInput, 0)))
 			})
 			if err := rt.handleChanges(ctx); err != nil {
 				cancel()
@@ -337,13 +345,27 @@ func (rt *Runtime) commit(ctx context.Context) error {
 		}
 		return nil
 	}
-	var results []Result
+	var (
+		results []Result
+		commits []Commit
+	)
+	stats := start.Sub(rt.statsAt) >= 10*time.Second
+	if stats {
+		rt.statsAt = start
+	}
 	for _, t := range rt.tasks {
-		r, err := t.committed()
+		r, c, err := t.committed()
 		if err != nil {
 			return err
 		}
 		results = append(results, r...)
+		commits = append(commits, c)
+		if stats {
+			if s, err := t.store.Stats(); err == nil {
+				rt.metrics.storeKeys.WithLabelValues(t.label).Set(float64(s.Keys))
+				rt.metrics.storeBytes.WithLabelValues(t.label).Set(float64(s.LiveBytes))
+			}
+		}
 		if err := t.retain(start); err != nil {
 			return err
 		}
@@ -355,9 +377,17 @@ func (rt *Runtime) commit(ctx context.Context) error {
 		}
 	}
 	rt.metrics.commits.Inc()
-	rt.metrics.commitSeconds.Observe(rt.now().Sub(start).Seconds())
+	done := rt.now()
+	rt.metrics.commitSeconds.Observe(done.Sub(start).Seconds())
+	for _, r := range results {
+		closeAt := r.Value.End + rt.cfg.Aggregations[r.Agg].Grace.Millis()
+		rt.metrics.freshness.Observe(max(float64(done.UnixMilli()-closeAt)/1000, 0))
+	}
 	if len(results) > 0 && rt.opts.OnResults != nil {
 		rt.opts.OnResults(results)
+	}
+	if rt.opts.Sink != nil {
+		rt.opts.Sink.Committed(commits)
 	}
 	return nil
 }
@@ -388,6 +418,9 @@ func (rt *Runtime) handleChanges(ctx context.Context) error {
 				return fmt.Errorf("restoring partition %d: %w", res.partition, res.err)
 			}
 			rt.tasks[res.partition] = res.task
+			if rt.opts.Sink != nil {
+				rt.opts.Sink.Active(res.partition, res.task.cp.StreamTime, res.task.totalsNow())
+			}
 			rt.cl.ResumeFetchPartitions(map[string][]int32{rt.cfg.Stream.InputTopic: {res.partition}})
 		default:
 			rt.updateStatus()
@@ -429,6 +462,9 @@ func (rt *Runtime) closeTask(p int32) {
 	}
 	if t, ok := rt.tasks[p]; ok {
 		delete(rt.tasks, p)
+		if rt.opts.Sink != nil {
+			rt.opts.Sink.Inactive(p)
+		}
 		if err := t.store.Close(); err != nil {
 			rt.log.Warn("closing store", "partition", p, "err", err)
 		}

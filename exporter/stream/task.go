@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,12 +22,37 @@ type Result struct {
 	engine.Change
 }
 
+// Commit is what one task's committed transaction changed.
+type Commit struct {
+	Partition  int32
+	StreamTime int64
+	// Closed are the final results of the windows that closed. Their aggregates
+	// are never modified again.
+	Closed []engine.Change
+	// Totals are the running totals (Start == engine.TotalStart) that changed.
+	// Their aggregates go on changing after the call returns: copy what you keep.
+	Totals []engine.Change
+}
+
+// Sink receives committed state only, on the runtime's goroutine: its methods must
+// not block. The metrics view and the query API implement it.
+type Sink interface {
+	// Active: partition's task is restored and running, with these running totals
+	// (copy what you keep) at this stream time.
+	Active(partition int32, streamTime int64, totals []engine.Change)
+	// Committed: a transaction committed these changes.
+	Committed(commits []Commit)
+	// Inactive: the partition left this instance.
+	Inactive(partition int32)
+}
+
 // task is one input partition: its engine, its store and what the current
 // transaction will commit for it. Only the runtime's loop goroutine touches it,
 // except the produce promises, which update next under mu.
 type task struct {
 	rt        *Runtime
 	partition int32
+	label     string // partition as a metric label
 	store     store.Store
 	eng       *engine.Engine
 	cp        store.Checkpoint // as of the last commit (what the store holds)
@@ -34,6 +60,7 @@ type task struct {
 	// What the current transaction adds.
 	batch      store.Batch
 	results    []Result
+	totals     []engine.Change
 	nextInput  int64 // input offset after the last processed record, -1 if none
 	streamTime int64 // stream time the meta record of this transaction carries
 	late       []uint64
@@ -53,7 +80,7 @@ type task struct {
 
 func newTask(rt *Runtime, partition int32, st store.Store, now time.Time) (*task, error) {
 	n := len(rt.cfg.Aggregations)
-	t := &task{rt: rt, partition: partition, store: st, late: make([]uint64, n), next: make([]int64, n),
+	t := &task{rt: rt, partition: partition, label: strconv.Itoa(int(partition)), store: st, late: make([]uint64, n), next: make([]int64, n),
 		invalid: map[event.Reason]uint64{}, overflowSeen: make([]uint64, n), lastActive: now, retainedAt: now}
 	if err := t.load(); err != nil {
 		return nil, err
@@ -83,6 +110,17 @@ func (t *task) load() error {
 		var decodeErr error
 		err := t.store.Groups(name, func(group []byte) bool {
 			g := append([]byte(nil), group...)
+			if b, ok, err := t.store.Get(store.Key{Agg: name, Group: g, Start: engine.TotalStart}); err != nil || ok {
+				var v aggregate.Value
+				if err == nil {
+					err = v.UnmarshalBinary(b)
+				}
+				if decodeErr = err; err != nil {
+					return false
+				}
+				e.Restore(i, g, engine.TotalStart, v)
+			}
+			// Range excludes its upper bound, so the total (at TotalStart) is not read again.
 			err := t.store.Range(name, g, from, math.MaxInt64, func(en store.Entry) bool {
 				var v aggregate.Value
 				if decodeErr = v.UnmarshalBinary(en.Value); decodeErr != nil {
@@ -111,6 +149,8 @@ func (t *task) reset() {
 	t.batch.Reset()
 	clear(t.results)
 	t.results = t.results[:0]
+	clear(t.totals)
+	t.totals = t.totals[:0]
 	t.nextInput = -1
 	t.streamTime = t.cp.StreamTime
 	clear(t.late)
@@ -168,6 +208,9 @@ func (t *task) prepare(now time.Time) {
 				continue
 			}
 		}
+		if c.Start == engine.TotalStart {
+			t.totals = append(t.totals, *c)
+		}
 		sk, _ := store.ParseKey(key)
 		if value == nil {
 			t.batch.Delete(sk)
@@ -216,8 +259,8 @@ func (t *task) produceChangelog(agg int, key, value []byte) {
 }
 
 // committed writes the transaction's changes to the store with the checkpoint they
-// reach, and returns the results it published.
-func (t *task) committed() ([]Result, error) {
+// reach, and returns the results it published and what readers see of it.
+func (t *task) committed() ([]Result, Commit, error) {
 	t.mu.Lock()
 	for i, n := range t.next {
 		if n >= 0 {
@@ -231,13 +274,29 @@ func (t *task) committed() ([]Result, error) {
 	t.cp.StreamTime = t.streamTime
 	t.batch.SetCheckpoint(t.cp)
 	if err := t.store.Write(&t.batch); err != nil {
-		return nil, fmt.Errorf("partition %d: writing committed state: %w", t.partition, err)
+		return nil, Commit{}, fmt.Errorf("partition %d: writing committed state: %w", t.partition, err)
 	}
 	t.rt.metrics.committed(t)
 	results := t.results
-	t.results = nil
+	c := Commit{Partition: t.partition, StreamTime: t.streamTime, Totals: t.totals}
+	for _, r := range results {
+		c.Closed = append(c.Closed, r.Change)
+	}
+	t.results, t.totals = nil, nil
 	t.reset()
-	return results, nil
+	return results, c, nil
+}
+
+// totalsNow lists the running totals of every key, for Sink.Active.
+func (t *task) totalsNow() []engine.Change {
+	var out []engine.Change
+	for i := range t.rt.cfg.Aggregations {
+		t.eng.Totals(i, func(g string, a *aggregate.Aggregate) {
+			out = append(out, engine.Change{Agg: i, Group: g, Start: engine.TotalStart,
+				Value: aggregate.Value{End: engine.TotalStart, Last: t.cp.StreamTime, Agg: a}})
+		})
+	}
+	return out
 }
 
 // rollback drops what the aborted transaction added and rebuilds the engine from

@@ -22,6 +22,9 @@ type Options struct {
 	// It is called on every /readyz request, so it must be cheap and safe for
 	// concurrent use. Nil means always ready.
 	Ready func() (ready bool, reason string)
+	// Gatherers are gathered by /metrics besides Registry (metrics from a library
+	// that registers into its own registry). Nil entries are skipped.
+	Gatherers []prometheus.Gatherer
 	// Version is shown on the landing page.
 	Version string
 	// Links are extra landing-page entries, such as the query API.
@@ -53,7 +56,7 @@ func NewHandler(o Options) http.Handler {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", metricsHandler(reg, logger))
+	mux.Handle("/metrics", metricsHandler(reg, nonNil(o.Gatherers), logger))
 	mux.Handle("/healthz", http.HandlerFunc(healthz))
 	mux.Handle("/readyz", readyz(o.Ready))
 	for _, pattern := range slices.Sorted(maps.Keys(o.Handlers)) {
@@ -68,8 +71,8 @@ func NewHandler(o Options) http.Handler {
 // still served, so one failing collector does not blank the whole scrape.
 // EnableOpenMetrics adds OpenMetrics to the negotiated formats; text and protobuf
 // are always offered.
-func metricsHandler(reg *prometheus.Registry, logger *slog.Logger) http.Handler {
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+func metricsHandler(reg *prometheus.Registry, extra []prometheus.Gatherer, logger *slog.Logger) http.Handler {
+	h := promhttp.HandlerFor(append(prometheus.Gatherers{reg}, extra...), promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 		ErrorHandling:     promhttp.ContinueOnError,
 		Registry:          reg,
@@ -105,4 +108,14 @@ func landingPage(o Options, logger *slog.Logger) http.Handler {
 		})
 	}
 	return h
+}
+
+func nonNil(gs []prometheus.Gatherer) []prometheus.Gatherer {
+	var out []prometheus.Gatherer
+	for _, g := range gs {
+		if g != nil {
+			out = append(out, g)
+		}
+	}
+	return out
 }

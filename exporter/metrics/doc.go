@@ -1,0 +1,22 @@
+// Package metrics is kwindow's /metrics: a View of the committed window results,
+// and a prometheus.Collector that turns it into metric families at scrape time.
+//
+// The View is the runtime's stream.Sink, so it only ever sees committed state.
+// Nothing on the per-event path touches client_golang: the View changes once per
+// committed transaction, and Collect emits const metrics from it.
+//
+// Families, per aggregation A with group-by dimensions as labels:
+//
+//	kwindow_A_requests_total{dims,partition}            counter: events of the key
+//	kwindow_A_errors_total{dims,partition,class}         counter: client/server errors
+//	kwindow_A_latency_seconds{dims,partition}            native histogram of the values
+//	kwindow_A_window_requests{dims}                      gauge: last closed window's count
+//	kwindow_A_window_error_ratio{dims}                    gauge: its 5xx ratio
+//	kwindow_A_window_latency_seconds{dims,quantile}      summary: its quantiles, count, sum
+//	kwindow_A_anomaly_score{dims,measure}                gauge: its z-scores
+//
+// Counters carry the input partition: a partition's running totals move with it
+// between instances (through its changelog), so a per-partition series never goes
+// backwards; sum without(partition) gives a key's total. Window gauges merge the
+// partial results of the partitions this instance owns.
+package metrics

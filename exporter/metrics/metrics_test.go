@@ -1,0 +1,264 @@
+package metrics
+
+import (
+	"bytes"
+	"flag"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/kwindow/kwindow/exporter/aggregate"
+	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/store"
+	"github.com/kwindow/kwindow/exporter/stream"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+const minute = int64(60000)
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	c, err := config.Parse("t.yml", []byte(`
+aggregations:
+  - name: endpoint_1m
+    group_by: [endpoint]
+    window: {type: tumbling, size: 1m}
+    grace: 10s
+    measures: [count, errors, error_ratio]
+    quantiles: [0.5, 0.99]
+    anomaly: {measures: [count, error_ratio, p99], alpha: 0.5, warmup: 3}
+metrics: {histogram_schema: 0, idle_windows: 2}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func group(v string) string { return string(store.AppendGroup(nil, []byte(v))) }
+
+// window builds a closed window of n events, errors of them 5xx, with latencies ms.
+func window(start int64, n, errors int, ms float64) engine.Change {
+	a := aggregate.New(6, true)
+	for i := 0; i < n; i++ {
+		c := event.OK
+		if i < errors {
+			c = event.ServerError
+		}
+		a.Add(&event.Event{Value: ms / 1000, HasValue: true, Class: c})
+	}
+	return engine.Change{Start: start, Value: aggregate.Value{End: start + minute, Last: start + minute - 1, Agg: a}}
+}
+
+func total(n, client, server uint64, ms float64) engine.Change {
+	a := aggregate.New(6, true)
+	for i := uint64(0); i < n; i++ {
+		c := event.OK
+		switch {
+		case i < client:
+			c = event.ClientError
+		case i < client+server:
+			c = event.ServerError
+		}
+		a.Add(&event.Event{Value: ms / 1000, HasValue: true, Class: c})
+	}
+	return engine.Change{Start: engine.TotalStart, Value: aggregate.Value{End: engine.TotalStart, Agg: a}}
+}
+
+func withKey(c engine.Change, g string) engine.Change { c.Group = g; return c }
+
+func gatherText(t *testing.T, c prometheus.Collector) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// TestExposition: two partitions publish parts of the same window of /a; the
+// window gauges merge them, the counters stay per partition. Compared with a
+// golden file (go test -update rewrites it).
+func TestExposition(t *testing.T) {
+	v := NewView(testConfig(t))
+	v.now = func() time.Time { return time.Unix(1795341700, 0) }
+	a, b := group("/a"), group("/b")
+	v.Active(0, 0, []engine.Change{withKey(total(10, 1, 2, 20), a)})
+	v.Active(1, 0, nil)
+	v.Committed([]stream.Commit{
+		{Partition: 0, StreamTime: 2 * minute, Closed: []engine.Change{withKey(window(0, 6, 1, 10), a), withKey(window(0, 5, 0, 5), b)},
+			Totals: []engine.Change{withKey(total(16, 1, 3, 10), a), withKey(total(5, 0, 0, 5), b)}},
+		{Partition: 1, StreamTime: 2 * minute, Closed: []engine.Change{withKey(window(0, 4, 3, 40), a)},
+			Totals: []engine.Change{withKey(total(4, 0, 3, 40), a)}},
+	})
+	got := gatherText(t, NewCollector(v))
+	golden := filepath.Join("testdata", "exposition.txt")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("exposition differs from %s (go test -update rewrites it):\n%s", golden, got)
+	}
+	// What a user checks: the merged window of /a counts 10 events, 4 of them 5xx;
+	// /b had no errors and says 0, not nothing.
+	for _, line := range []string{
+		`kwindow_endpoint_1m_window_requests{endpoint="/a"} 10`,
+		`kwindow_endpoint_1m_window_error_ratio{endpoint="/a"} 0.4`,
+		`kwindow_endpoint_1m_window_error_ratio{endpoint="/b"} 0`,
+		`kwindow_endpoint_1m_requests_total{endpoint="/a",partition="0"} 16`,
+		`kwindow_endpoint_1m_requests_total{endpoint="/a",partition="1"} 4`,
+		`kwindow_endpoint_1m_errors_total{class="server",endpoint="/a",partition="1"} 3`,
+	} {
+		if !strings.Contains(got, line+"\n") {
+			t.Errorf("exposition lacks %s", line)
+		}
+	}
+}
+
+// TestPromtoolCheckMetrics lints the exposition with Debian's promtool.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (make deps installs it)")
+	}
+	v := NewView(testConfig(t))
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: 2 * minute,
+		Closed: []engine.Change{withKey(window(0, 6, 1, 10), group("/a"))}, Totals: []engine.Change{withKey(total(6, 0, 1, 10), group("/a"))}}})
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(gatherText(t, NewCollector(v)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func TestAnomalyScores(t *testing.T) {
+	v := NewView(testConfig(t))
+	a := group("/a")
+	c := NewCollector(v)
+	score := func(measure string) (float64, bool) {
+		for _, line := range strings.Split(gatherText(t, c), "\n") {
+			prefix := `kwindow_endpoint_1m_anomaly_score{endpoint="/a",measure="` + measure + `"} `
+			if strings.HasPrefix(line, prefix) {
+				var f float64
+				_, err := fmtSscan(strings.TrimPrefix(line, prefix), &f)
+				return f, err == nil
+			}
+		}
+		return 0, false
+	}
+	// Windows of 100, 110, 90, 100 events: the first three are warm-up, then scored.
+	counts := []int{100, 110, 90, 100, 400}
+	for i, n := range counts {
+		start := int64(i) * minute
+		v.Committed([]stream.Commit{{Partition: 0, StreamTime: start + minute + 10000,
+			Closed: []engine.Change{withKey(window(start, n, 0, 10), a)}}})
+		_, ok := score("count")
+		if i < 3 && ok {
+			t.Fatalf("window %d scored during warm-up", i)
+		}
+		if i >= 3 && !ok {
+			t.Fatalf("window %d not scored after warm-up", i)
+		}
+	}
+	// After 100, 110, 90, 100 (alpha 0.5): mean and variance by the EWMA recurrence.
+	mean, vr := 100.0, 0.0
+	for _, x := range []float64{110, 90, 100} {
+		d := x - mean
+		mean += 0.5 * d
+		vr = 0.5 * (vr + 0.5*d*d)
+	}
+	want := (400 - mean) / math.Sqrt(vr)
+	if got, _ := score("count"); math.Abs(got-want) > 1e-9 {
+		t.Errorf("count z-score %v, want %v", got, want)
+	}
+	if got, _ := score("error_ratio"); got != 0 {
+		t.Errorf("error_ratio z-score %v for a flat zero history, want 0", got)
+	}
+}
+
+// TestHygiene: a key with no window for idle_windows windows disappears; a
+// partition that leaves takes its counters along.
+func TestHygiene(t *testing.T) {
+	v := NewView(testConfig(t))
+	a, b := group("/a"), group("/b")
+	c := NewCollector(v)
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: minute + 10000,
+		Closed: []engine.Change{withKey(window(0, 5, 0, 10), a), withKey(window(0, 5, 0, 10), b)},
+		Totals: []engine.Change{withKey(total(5, 0, 0, 10), a), withKey(total(5, 0, 0, 10), b)}}})
+	for i := int64(1); i <= 3; i++ { // only /a goes on
+		v.Committed([]stream.Commit{{Partition: 0, StreamTime: (i+1)*minute + 10000,
+			Closed: []engine.Change{withKey(window(i*minute, 5, 0, 10), a)}}})
+		text := gatherText(t, c)
+		present := strings.Contains(text, `endpoint="/b"`)
+		if idle := i > 2; present == idle {
+			t.Errorf("after %d windows without /b: exported %v, want %v", i, present, !idle)
+		}
+	}
+	v.Inactive(0)
+	if text := gatherText(t, c); strings.Contains(text, "requests_total") {
+		t.Errorf("counters of a partition that left are still exported:\n%s", text)
+	}
+	if n := testutil.CollectAndCount(c, "kwindow_endpoint_1m_window_requests"); n != 1 {
+		t.Errorf("%d window gauges, want 1 (/a)", n)
+	}
+}
+
+// TestNativeHistogram: the latency histogram is native, downscaled to
+// metrics.histogram_schema, and its buckets hold every event.
+func TestNativeHistogram(t *testing.T) {
+	v := NewView(testConfig(t))
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: minute,
+		Totals: []engine.Change{withKey(total(16, 0, 0, 10), group("/a"))}}})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(v))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "kwindow_endpoint_1m_latency_seconds" {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		var n int64
+		var cur int64
+		for _, d := range h.GetPositiveDelta() {
+			cur += d
+			n += cur
+		}
+		if h.GetSchema() != 0 || h.GetSampleCount() != 16 || uint64(n)+h.GetZeroCount() != 16 {
+			t.Fatalf("native histogram schema %d count %d buckets hold %d, want schema 0 and 16 in both", h.GetSchema(), h.GetSampleCount(), n)
+		}
+		// 10 ms lies in (2^-7, 2^-6]: one bucket, index -6 at schema 0.
+		if sp := h.GetPositiveSpan(); len(sp) != 1 || sp[0].GetOffset() != -6 || sp[0].GetLength() != 1 {
+			t.Errorf("spans %v, want one bucket at index -6", sp)
+		}
+		return
+	}
+	t.Fatal("no latency histogram exported")
+}
