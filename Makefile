@@ -5,13 +5,23 @@ GO        ?= go
 BIN       := bin/kwindow
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need: RocksDB 7.8.3 with its compression
-# libraries (grocksdb v1.7.14 links against it through cgo), and kcat, a third-party Kafka
-# client the broker tests talk to the embedded broker with.
-DEB_PKGS  := librocksdb-dev libsnappy-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev kcat
+# libraries (grocksdb v1.7.14 links against it through cgo); kcat, a third-party Kafka
+# client the broker tests talk to the embedded broker with; Prometheus and Alertmanager
+# (promtool and amtool check and unit-test the alert rules; the end-to-end test runs
+# both servers on 127.0.0.1). On a host with systemd, installing the last two starts
+# their services: `systemctl disable --now prometheus prometheus-alertmanager` if unwanted.
+DEB_PKGS  := librocksdb-dev libsnappy-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev kcat \
+             prometheus prometheus-alertmanager
+PROMTOOL  ?= promtool
+AMTOOL    ?= amtool
+AM_CFG    := alerts/alertmanager.yml
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 FUZZTIME  ?= 8s
 BENCHTIME ?= 1s
 
-.PHONY: all deps build run test vet unit fuzz bench clean help
+.PHONY: all deps build run test vet unit fuzz check-alerts bench clean help
 
 all: build
 
@@ -32,7 +42,7 @@ deps:
 	fi
 
 build: deps
-	$(GO) build -o $(BIN) ./exporter
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./exporter
 
 run: build
 	./$(BIN) demo $(ARGS)
@@ -49,7 +59,18 @@ fuzz: deps
 	$(GO) test -run='^$$' -fuzz='^FuzzParseKey$$' -fuzztime=$(FUZZTIME) ./exporter/store/
 	$(GO) test -run='^$$' -fuzz='^FuzzValue$$' -fuzztime=$(FUZZTIME) ./exporter/aggregate/
 
-test: vet unit fuzz
+# check-alerts validates the rules and runs their promtool unit tests, validates the
+# Alertmanager configuration and its routing, and prometheus.yml.
+check-alerts: deps
+	$(PROMTOOL) check rules alerts/kwindow.rules.yml
+	$(PROMTOOL) test rules alerts/tests/*.yml
+	$(AMTOOL) check-config $(AM_CFG)
+	$(AMTOOL) config routes test --config.file=$(AM_CFG) --verify.receivers=pager severity=critical
+	$(AMTOOL) config routes test --config.file=$(AM_CFG) --verify.receivers=team severity=warning
+	$(AMTOOL) config routes test --config.file=$(AM_CFG) --verify.receivers=low-priority severity=info
+	$(PROMTOOL) check config prometheus.yml
+
+test: vet check-alerts fuzz unit
 
 # bench runs the micro-benchmarks of every package but stream, then stream's
 # end-to-end benchmarks (embedded broker, one long run each, a few minutes in all).

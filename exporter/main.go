@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/prometheus/common/promslog"
+	promversion "github.com/prometheus/common/version"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -17,8 +18,9 @@ import (
 	"github.com/kwindow/kwindow/exporter/web"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and revision are set at build time (make build) with
+// -ldflags "-X main.version=... -X main.revision=...".
+var version, revision = "dev", ""
 
 // globals are the flags every command shares.
 type globals struct {
@@ -37,6 +39,7 @@ func (g *globals) config() (*config.Config, error) {
 }
 
 func main() {
+	promversion.Version, promversion.Revision = version, revision // kwindow_build_info
 	app := kingpin.New("kwindow", "Event-time windowed aggregates (counts, 4xx/5xx error ratios, P50/P95/P99) over a Kafka stream of events, served to Prometheus and Grafana.")
 	app.Version(version)
 	app.HelpFlag.Short('h')

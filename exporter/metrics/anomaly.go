@@ -2,9 +2,18 @@ package metrics
 
 import "math"
 
+// clampSD bounds, in standard deviations, how far a value moves the history.
+const clampSD = 3
+
 // ewma is an exponentially weighted moving mean and variance of one measure of one
 // key (West's incremental form), and the z-score of the latest value against the
 // history before it.
+//
+// Once warm, a value enters the history clamped to mean ± 3 standard deviations.
+// Without that, one outlier inflates the variance so much that a lasting step
+// scores above 4 for a single window and about 3 after, whatever its size, and an
+// alert with a "for" duration never fires; clamped, a 1.5x step stays above 4 for
+// three windows and a 10x step for fourteen, while noise scores the same.
 type ewma struct {
 	n        int
 	mean, vr float64
@@ -29,6 +38,10 @@ func (e *ewma) observe(x, alpha float64, warmup int) {
 			// A flat history broken: as anomalous as can be, with its sign.
 			e.score = math.Copysign(math.MaxFloat64, x-e.mean)
 		}
+	}
+	if e.n >= warmup {
+		sd := math.Sqrt(e.vr)
+		x = math.Max(e.mean-clampSD*sd, math.Min(e.mean+clampSD*sd, x))
 	}
 	if e.n == 0 {
 		e.mean = x

@@ -29,7 +29,7 @@ type aggDescs struct {
 func NewCollector(v *View) *Collector {
 	c := &Collector{v: v, schema: *v.cfg.Metrics.HistogramSchema,
 		lastClose: prometheus.NewDesc(stream.Namespace+"_window_last_close_timestamp_seconds",
-			"Unix time at which a window of the aggregation last closed (committed) on this instance.", []string{"aggregation"}, nil)}
+			"Unix time at which a window of the aggregation last closed (committed) on this instance; the start time until one has.", []string{"aggregation"}, nil)}
 	for i := range v.cfg.Aggregations {
 		a := &v.cfg.Aggregations[i]
 		name := func(s string) string { return stream.Namespace + "_" + a.Name + "_" + s }
@@ -81,11 +81,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	v := c.v
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	low := v.lowStreamTime()
 	for i, av := range v.aggs {
 		d := &c.aggs[i]
-		if !av.lastClose.IsZero() {
-			ch <- prometheus.MustNewConstMetric(c.lastClose, prometheus.GaugeValue, float64(av.lastClose.UnixNano())/1e9, av.cfg.Name)
-		}
+		ch <- prometheus.MustNewConstMetric(c.lastClose, prometheus.GaugeValue, float64(av.lastClose.UnixNano())/1e9, av.cfg.Name)
 		for _, k := range av.keys {
 			if v.idle(av, k) {
 				continue
@@ -106,6 +105,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 			if k.win == nil {
+				continue
+			}
+			if av.missing(k, low) {
+				// No event in the newest window: a count of 0 shows a stop at once.
+				ch <- prometheus.MustNewConstMetric(d.winRequests, prometheus.GaugeValue, 0, k.vals...)
 				continue
 			}
 			w := k.win

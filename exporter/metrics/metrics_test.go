@@ -262,3 +262,49 @@ func TestNativeHistogram(t *testing.T) {
 	}
 	t.Fatal("no latency histogram exported")
 }
+
+// TestAnomalyStepKeepsScoring: a lasting step (errors from ~1% to 3%) must score
+// above 4 for several windows in a row, or "for: 2m" alerts would never fire.
+func TestAnomalyStepKeepsScoring(t *testing.T) {
+	var e ewma
+	xs := []float64{0.010, 0.012, 0.009, 0.011, 0.010, 0.008, 0.012, 0.010, 0.011, 0.009, 0.010, 0.011}
+	for _, x := range xs {
+		e.observe(x, 0.1, 10)
+	}
+	above := 0
+	for i := 0; i < 6; i++ {
+		e.observe(0.03, 0.1, 10)
+		if e.score > 4 {
+			above++
+		}
+	}
+	if above < 3 {
+		t.Errorf("a lasting 3x step scored above 4 in %d of 6 windows, want at least 3", above)
+	}
+	// And noise like the history does not.
+	var n ewma
+	for _, x := range append(xs, 0.012, 0.009, 0.011) {
+		n.observe(x, 0.1, 10)
+		if n.hasScore && math.Abs(n.score) > 4 {
+			t.Errorf("noise value %v scored %v", x, n.score)
+		}
+	}
+}
+
+// TestMissingKeyCountsZero: a key with no event in the newest complete window
+// exports a count of 0 (until it goes idle), so a stop shows at once.
+func TestMissingKeyCountsZero(t *testing.T) {
+	v := NewView(testConfig(t))
+	a, b := group("/a"), group("/b")
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: minute + 10000,
+		Closed: []engine.Change{withKey(window(0, 5, 0, 10), a), withKey(window(0, 5, 0, 10), b)}}})
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: 2*minute + 10000,
+		Closed: []engine.Change{withKey(window(minute, 5, 0, 10), a)}}})
+	text := gatherText(t, NewCollector(v))
+	if !strings.Contains(text, `kwindow_endpoint_1m_window_requests{endpoint="/b"} 0`+"\n") {
+		t.Errorf("/b, absent from the newest window, does not export 0:\n%s", text)
+	}
+	if strings.Contains(text, `window_error_ratio{endpoint="/b"}`) {
+		t.Errorf("/b exports an error ratio for a window it had no event in")
+	}
+}

@@ -29,6 +29,7 @@ type aggView struct {
 	spec      windowSpec
 	keys      map[string]*keyView
 	newest    int64     // latest window start seen, for idleness
+	newestEnd int64
 	lastClose time.Time // wall time a window last closed here
 	measures  []measure
 }
@@ -55,6 +56,7 @@ type keyView struct {
 // NewView returns an empty view for cfg.
 func NewView(cfg *config.Config) *View {
 	v := &View{cfg: cfg, now: time.Now, streamTimes: map[int32]int64{}}
+	started := v.now()
 	for i := range cfg.Aggregations {
 		a := &cfg.Aggregations[i]
 		s := a.WindowSpec()
@@ -62,7 +64,9 @@ func NewView(cfg *config.Config) *View {
 		if size == 0 {
 			size = s.Gap
 		}
-		av := &aggView{cfg: a, spec: windowSpec{size: size, grace: s.Grace}, keys: map[string]*keyView{}, newest: math.MinInt64}
+		// lastClose starts at the start, so "nothing closed for a while" also covers
+		// "nothing closed since the start".
+		av := &aggView{cfg: a, spec: windowSpec{size: size, grace: s.Grace}, keys: map[string]*keyView{}, newest: math.MinInt64, lastClose: started}
 		if a.Anomaly != nil {
 			for _, m := range a.Anomaly.Measures {
 				switch m {
@@ -157,15 +161,14 @@ func (v *View) Committed(commits []stream.Commit) {
 			default:
 				continue // an older window closing late on another partition
 			}
-			av.newest = max(av.newest, r.Start)
+			if r.Start > av.newest {
+				av.newest, av.newestEnd = r.Start, r.Value.End
+			}
 		}
 	}
 	// A window is complete here once every local partition's stream time has passed
 	// its close: score it then rather than wait for the next one.
-	low := int64(math.MaxInt64)
-	for _, st := range v.streamTimes {
-		low = min(low, st)
-	}
+	low := v.lowStreamTime()
 	for _, av := range v.aggs {
 		for _, k := range av.keys {
 			if k.win != nil && !k.scored && low >= k.end+av.spec.grace {
@@ -173,6 +176,21 @@ func (v *View) Committed(commits []stream.Commit) {
 			}
 		}
 	}
+}
+
+// lowStreamTime is the smallest stream time of the local partitions.
+func (v *View) lowStreamTime() int64 {
+	low := int64(math.MaxInt64)
+	for _, st := range v.streamTimes {
+		low = min(low, st)
+	}
+	return low
+}
+
+// missing reports whether k had no event in the aggregation's newest window,
+// once that window is complete on every local partition: its count is then 0.
+func (av *aggView) missing(k *keyView, low int64) bool {
+	return k.start < av.newest && low >= av.newestEnd+av.spec.grace
 }
 
 // score adds k's newest window to its anomaly history, once.
