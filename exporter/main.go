@@ -9,8 +9,8 @@ import (
 	"os"
 
 	"github.com/prometheus/common/promslog"
-	promversion "github.com/prometheus/common/version"
 	promslogflag "github.com/prometheus/common/promslog/flag"
+	promversion "github.com/prometheus/common/version"
 
 	"github.com/alecthomas/kingpin/v2"
 

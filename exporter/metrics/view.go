@@ -28,7 +28,7 @@ type aggView struct {
 	cfg       *config.Aggregation
 	spec      windowSpec
 	keys      map[string]*keyView
-	newest    int64     // latest window start seen, for idleness
+	newest    int64 // latest window start seen, for idleness
 	newestEnd int64
 	lastClose time.Time // wall time a window last closed here
 	measures  []measure
