@@ -10,9 +10,12 @@ type Kafka struct {
 	TLS *TLS `yaml:"tls"`
 	// SASL enables SASL authentication when present.
 	SASL *SASL `yaml:"sasl"`
-	// FetchMaxBytes bounds one fetch response. Default 50 MiB.
+	// FetchMaxBytes bounds one fetch response. Default 8 MiB: franz-go decodes
+	// one buffered fetch while kwindow processes the previous one, so smaller
+	// fetches overlap the two (measured: 1.09M vs 0.87M events/s end to end, and a
+	// third of the peak memory, against 50 MiB).
 	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
-	// FetchMaxPartitionBytes bounds one partition's share of a fetch. Default 8 MiB.
+	// FetchMaxPartitionBytes bounds one partition's share of a fetch. Default 1 MiB.
 	FetchMaxPartitionBytes int32 `yaml:"fetch_max_partition_bytes"`
 	// FetchMaxWait is how long the broker may hold a fetch waiting for data: lower
 	// means fresher results on a quiet topic. Default 250ms.

@@ -17,10 +17,10 @@ func (c *Config) fillRuntimeDefaults() {
 		k.ClientID = "kwindow"
 	}
 	if k.FetchMaxBytes == 0 {
-		k.FetchMaxBytes = 50 << 20
+		k.FetchMaxBytes = 8 << 20
 	}
 	if k.FetchMaxPartitionBytes == 0 {
-		k.FetchMaxPartitionBytes = 8 << 20
+		k.FetchMaxPartitionBytes = 1 << 20
 	}
 	if k.FetchMaxWait == 0 {
 		k.FetchMaxWait = Duration(250 * time.Millisecond)

@@ -224,7 +224,11 @@ func (t *task) prepare(now time.Time) {
 		t.results = append(t.results, Result{Partition: t.partition, Change: *c})
 		rt.publishResult(t.partition, c)
 	}
-	if f.StreamTime != t.cp.StreamTime {
+	// Stream time is persisted with other changes only: what it guards is that a
+	// window published as closed is not published again after a restart. An idle
+	// advance that closed nothing need not survive one (and an otherwise empty
+	// transaction would cost a needless commit every interval).
+	if f.StreamTime != t.cp.StreamTime && (len(f.Changes) > 0 || len(f.Closed) > 0) {
 		t.streamTime = f.StreamTime
 		for i := range rt.cfg.Aggregations {
 			t.produceChangelog(i, metaKey, metaValue(f.StreamTime))
