@@ -6,7 +6,10 @@ type EndpointProfile struct {
 	Method string
 	// Weight is the endpoint's share of requests (the weights sum to 1).
 	Weight float64
-	// Latency is log-normal: MedianMs × e^(Sigma × N(0,1)) milliseconds.
+	// Latency is log-normal: MedianMs × e^(Sigma × N(0,1)) milliseconds, so its P99
+	// is MedianMs × e^(2.326 × Sigma). Every profile keeps its P99 under 1 s, the
+	// threshold of the KwindowHighLatencyP99 alert: normal traffic raises no alert,
+	// a latency_spike incident does.
 	MedianMs float64
 	Sigma    float64
 	// ClientErrorRate and ServerErrorRate are the probabilities of a 4xx and a 5xx.
@@ -17,11 +20,11 @@ type EndpointProfile struct {
 var endpoints = []EndpointProfile{
 	{Path: "/api/users", Method: "GET", Weight: 0.30, MedianMs: 12, Sigma: 0.35, ClientErrorRate: 0.02, ServerErrorRate: 0.002},
 	{Path: "/api/products", Method: "GET", Weight: 0.20, MedianMs: 20, Sigma: 0.45, ClientErrorRate: 0.03, ServerErrorRate: 0.003},
-	{Path: "/api/search", Method: "GET", Weight: 0.12, MedianMs: 150, Sigma: 0.9, ClientErrorRate: 0.02, ServerErrorRate: 0.005},
+	{Path: "/api/search", Method: "GET", Weight: 0.12, MedianMs: 150, Sigma: 0.75, ClientErrorRate: 0.02, ServerErrorRate: 0.005},
 	{Path: "/api/orders", Method: "GET", Weight: 0.10, MedianMs: 40, Sigma: 0.5, ClientErrorRate: 0.03, ServerErrorRate: 0.004},
 	{Path: "/api/cart", Method: "POST", Weight: 0.10, MedianMs: 30, Sigma: 0.4, ClientErrorRate: 0.04, ServerErrorRate: 0.004},
 	{Path: "/api/login", Method: "POST", Weight: 0.08, MedianMs: 60, Sigma: 0.5, ClientErrorRate: 0.10, ServerErrorRate: 0.003},
-	{Path: "/api/checkout", Method: "POST", Weight: 0.05, MedianMs: 300, Sigma: 0.6, ClientErrorRate: 0.05, ServerErrorRate: 0.02},
+	{Path: "/api/checkout", Method: "POST", Weight: 0.05, MedianMs: 220, Sigma: 0.55, ClientErrorRate: 0.05, ServerErrorRate: 0.02},
 	{Path: "/health", Method: "GET", Weight: 0.05, MedianMs: 1, Sigma: 0.2},
 }
 
