@@ -125,12 +125,7 @@ state: {dir: %q}
 		t.Fatalf("only %d kills", kills)
 	}
 
-	results := consumeAll(t, addr, "crash-results", len(tr.counts), 90*time.Second)
-	got := map[string][]uint64{}
-	for _, r := range results {
-		res := decodeOne(t, r)
-		got[res.id()] = append(got[res.id()], res.Count)
-	}
+	got := published(t, addr, "crash-results", len(tr.counts))
 	for id, want := range tr.counts {
 		counts := got[id]
 		switch {

@@ -165,3 +165,15 @@ func header(r *kgo.Record, key string) string {
 	}
 	return ""
 }
+
+// published reads the output topic until want windows arrived (or a timeout) and
+// returns every count published per window: more than one means published twice.
+func published(t *testing.T, addr, topic string, want int) map[string][]uint64 {
+	t.Helper()
+	got := map[string][]uint64{}
+	for _, r := range consumeAll(t, addr, topic, want, 90*time.Second) {
+		res := decodeOne(t, r)
+		got[res.id()] = append(got[res.id()], res.Count)
+	}
+	return got
+}

@@ -68,12 +68,7 @@ state: {dir: %q}
 // with the number of events sent for it.
 func checkExact(t *testing.T, addr string, tr *traffic) {
 	t.Helper()
-	results := consumeAll(t, addr, "app-results", len(tr.counts), 60*time.Second)
-	got := map[string][]uint64{}
-	for _, r := range results {
-		res := decodeOne(t, r)
-		got[res.id()] = append(got[res.id()], res.Count)
-	}
+	got := published(t, addr, "app-results", len(tr.counts))
 	for id, want := range tr.counts {
 		if c := got[id]; len(c) != 1 || c[0] != want {
 			t.Errorf("window %s published as %v, want exactly once with %d", id, c, want)
