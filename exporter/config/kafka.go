@@ -52,10 +52,12 @@ type Stream struct {
 	// (changelogs) and its transactional IDs. Instances with the same ID share the
 	// work. Default "kwindow".
 	ApplicationID string `yaml:"application_id"`
-	// InstanceID distinguishes the instances of one application; it makes this
-	// instance's transactional ID, so it must be unique among the running instances
-	// and should stay the same across restarts (a restart then fences its previous
-	// incarnation at once). Default: the host name.
+	// InstanceID distinguishes the instances of one application: it is the
+	// instance's static group membership (group.instance.id) and makes its
+	// transactional ID. It must be unique among the running instances and should
+	// stay the same across restarts: a restarted instance then takes its old
+	// partitions back at once, without a rebalance, and fences its previous
+	// incarnation. Default: the host name.
 	InstanceID string `yaml:"instance_id"`
 	// InputTopic is the topic of events. Default "requests".
 	InputTopic string `yaml:"input_topic"`

@@ -124,6 +124,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Runtime, error
 		kgo.ConsumeTopics(cfg.Stream.InputTopic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.SessionTimeout(time.Duration(cfg.Stream.SessionTimeout)),
+		// Static membership: an instance restarted after a crash takes its old
+		// member's place and assignment at once, instead of the group waiting for the
+		// dead member's session and then rebalancing. close leaves explicitly.
+		kgo.InstanceID(cfg.Stream.InstanceID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -501,6 +505,14 @@ func (rt *Runtime) close() {
 	} else {
 		rt.cl.Close()
 	}
+	// A static member does not leave when its client closes; leave by instance ID so
+	// the others take over its partitions now rather than after its session timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	leave := kadm.LeaveGroup(rt.cfg.Stream.ApplicationID).InstanceIDs(rt.cfg.Stream.InstanceID).Reason("kwindow shutting down")
+	if _, err := rt.adm.LeaveGroup(ctx, leave); err != nil {
+		rt.log.Warn("leaving the consumer group", "err", err)
+	}
+	cancel()
 	rt.adm.Close()
 	if rt.cache != nil {
 		rt.cache.Close()
