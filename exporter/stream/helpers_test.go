@@ -177,3 +177,5 @@ func published(t *testing.T, addr, topic string, want int) map[string][]uint64 {
 	}
 	return got
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
