@@ -32,95 +32,88 @@ func aggBounds(agg string) (lo, hi []byte) {
 	return lo, incLast(appendAggPrefix(nil, agg))
 }
 
-func scanRange(c cursor, agg string, lo, hi []byte, fn func(Entry) bool) error {
-	for c.seek(lo); c.valid(); c.next() {
+// step says where walk goes after a key.
+type step int
+
+const (
+	nextKey   step = iota // the key after this one
+	nextGroup             // the first key of the next group
+	seekStart             // this group's window at the start given to walk's visit
+	stop
+)
+
+// walk visits the stored keys of agg in [lo, hi) with their parts; visit says
+// where to go next, so a query reads only the keys it needs.
+func walk(c cursor, agg string, lo, hi []byte, visit func(k, group []byte, start int64) (step, int64)) error {
+	var target []byte
+	c.seek(lo)
+	for c.valid() {
 		k := c.key()
 		if bytes.Compare(k, hi) >= 0 {
 			return nil
 		}
-		_, group, start, ok := splitStored(k, len(agg)+1)
+		prefix, group, start, ok := splitStored(k, len(agg)+1)
 		if !ok {
 			return malformed(k)
 		}
-		if !fn(Entry{Key: Key{Agg: agg, Group: group, Start: start}, Value: c.value()}) {
+		switch st, at := visit(k, group, start); st {
+		case nextKey:
+			c.next()
+		case nextGroup:
+			target = incLast(append(target[:0], prefix...))
+			c.seek(target)
+		case seekStart:
+			target = appendStart(append(target[:0], prefix...), at)
+			c.seek(target)
+		default:
 			return nil
 		}
 	}
 	return nil
+}
+
+func scanRange(c cursor, agg string, lo, hi []byte, fn func(Entry) bool) error {
+	return walk(c, agg, lo, hi, func(_, group []byte, start int64) (step, int64) {
+		if !fn(Entry{Key: Key{Agg: agg, Group: group, Start: start}, Value: c.value()}) {
+			return stop, 0
+		}
+		return nextKey, 0
+	})
 }
 
 // scanWindow visits each group of agg once: it seeks to the group's window
 // at start, reports it if present, and seeks past the group.
 func scanWindow(c cursor, agg string, lo, hi []byte, start int64, fn func(Entry) bool) error {
-	var target []byte
-	c.seek(lo)
-	for c.valid() {
-		k := c.key()
-		if bytes.Compare(k, hi) >= 0 {
-			return nil
+	return walk(c, agg, lo, hi, func(_, group []byte, s int64) (step, int64) {
+		switch {
+		case s < start:
+			return seekStart, start
+		case s == start && !fn(Entry{Key: Key{Agg: agg, Group: group, Start: s}, Value: c.value()}):
+			return stop, 0
 		}
-		prefix, group, s, ok := splitStored(k, len(agg)+1)
-		if !ok {
-			return malformed(k)
-		}
-		if s < start {
-			target = appendStart(append(target[:0], prefix...), start)
-			c.seek(target)
-			continue
-		}
-		if s == start && !fn(Entry{Key: Key{Agg: agg, Group: group, Start: s}, Value: c.value()}) {
-			return nil
-		}
-		target = incLast(append(target[:0], prefix...))
-		c.seek(target)
-	}
-	return nil
+		return nextGroup, 0
+	})
 }
 
 func scanGroups(c cursor, agg string, lo, hi []byte, fn func(group []byte) bool) error {
-	var target []byte
-	c.seek(lo)
-	for c.valid() {
-		k := c.key()
-		if bytes.Compare(k, hi) >= 0 {
-			return nil
-		}
-		prefix, group, _, ok := splitStored(k, len(agg)+1)
-		if !ok {
-			return malformed(k)
-		}
+	return walk(c, agg, lo, hi, func(_, group []byte, _ int64) (step, int64) {
 		if !fn(group) {
-			return nil
+			return stop, 0
 		}
-		target = incLast(append(target[:0], prefix...))
-		c.seek(target)
-	}
-	return nil
+		return nextGroup, 0
+	})
 }
 
 // scanBefore calls fn with every key of agg whose Start < before, reading
 // only those and the first later window of each group.
 func scanBefore(c cursor, agg string, lo, hi []byte, before int64, fn func(key []byte)) error {
-	var target []byte
-	c.seek(lo)
-	for c.valid() {
-		k := c.key()
-		if bytes.Compare(k, hi) >= 0 {
-			return nil
-		}
-		prefix, _, s, ok := splitStored(k, len(agg)+1)
-		if !ok {
-			return malformed(k)
-		}
+	return walk(c, agg, lo, hi, func(k, _ []byte, s int64) (step, int64) {
 		if s < before {
 			fn(k)
-			c.next()
-			continue
+			return nextKey, 0
 		}
-		target = incLast(append(target[:0], prefix...))
-		c.seek(target)
-	}
-	return nil
+		return nextGroup, 0
+	})
 }
 
 func malformed(k []byte) error {
