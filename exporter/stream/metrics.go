@@ -78,7 +78,7 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "tasks",
 			Help: "Input partitions assigned to this instance, by state."}, []string{"state"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_lag",
-			Help: "Records of the input partition not yet fetched (last stable offset minus position), as of the last fetch."}, []string{"partition"}),
+			Help: "Records of the input partition past the group's committed offset (end offset minus committed offset), every 10 s."}, []string{"partition"}),
 		storeKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_keys",
 			Help: "Estimated keys (windows and totals) in the partition's state store."}, []string{"partition"}),
 		storeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_live_bytes",

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +71,8 @@ type Runtime struct {
 	activeMu   sync.Mutex
 	active     []int32 // partitions with a running task, for Partitions
 	wg         sync.WaitGroup
-	statsAt    time.Time // last store statistics
+	statsAt    time.Time     // last store statistics
+	lagEvery   time.Duration // how often watchLag measures
 }
 
 type groupEvent struct {
@@ -100,6 +102,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Runtime, error
 		events:    make(chan groupEvent, 256),
 		restored:  make(chan restoreResult, 256),
 		metrics:   newMetrics(cfg, opts.Registerer),
+		lagEvery:  10 * time.Second,
 	}
 	rt.setStatus("joining the consumer group")
 	var err error
@@ -255,6 +258,10 @@ func (rt *Runtime) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]in
 // Run processes until ctx is done, then commits what it has and leaves the group.
 func (rt *Runtime) Run(ctx context.Context) error {
 	defer rt.close()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); rt.watchLag(lagCtx, rt.lagEvery) }()
+	defer func() { stopLag(); <-lagDone }()
 	interval := time.Duration(rt.cfg.Stream.CommitInterval)
 	for ctx.Err() == nil {
 		if err := rt.handleChanges(ctx); err != nil {
@@ -291,11 +298,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 				for _, r := range p.Records {
 					t.process(r, now)
 				}
-				end := p.LastStableOffset
-				if end <= 0 {
-					end = p.HighWatermark
-				}
-				rt.metrics.lag.WithLabelValues(t.label).Set(float64(max(end-t.nextInput, 0)))
+
 			})
 			if err := rt.handleChanges(ctx); err != nil {
 				cancel()
@@ -582,4 +585,32 @@ func (rt *Runtime) Partitions() []int32 {
 	rt.activeMu.Lock()
 	defer rt.activeMu.Unlock()
 	return slices.Clone(rt.active)
+}
+
+// watchLag sets kwindow_consumer_lag every interval from the group's committed
+// offsets and the input partitions' end offsets. It runs apart from the processing
+// loop on purpose: a consumer that is stuck shows a lag that grows.
+func (rt *Runtime) watchLag(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		lags, err := rt.adm.Lag(ctx, rt.cfg.Stream.ApplicationID)
+		if err != nil {
+			continue
+		}
+		l, ok := lags[rt.cfg.Stream.ApplicationID]
+		if !ok || l.Error() != nil {
+			continue
+		}
+		for _, p := range rt.Partitions() {
+			if gl, ok := l.Lag.Lookup(rt.cfg.Stream.InputTopic, p); ok && gl.Err == nil && gl.Lag >= 0 {
+				rt.metrics.lag.WithLabelValues(strconv.Itoa(int(p))).Set(float64(gl.Lag))
+			}
+		}
+	}
 }
