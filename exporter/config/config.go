@@ -53,6 +53,13 @@ type Events struct {
 	MaxFutureSkew *Duration `yaml:"max_future_skew"`
 	// MaxSize: larger events are rejected (bytes). Default 1 MiB.
 	MaxSize int `yaml:"max_size"`
+	// MaxDimensionLength: an event with a longer dimension value is rejected
+	// (bytes), so that no key, result or changelog record kwindow writes can
+	// outgrow what it read. Default 1024.
+	MaxDimensionLength int `yaml:"max_dimension_length"`
+	// MinTimestamp: an earlier event time (from the payload or the Kafka record
+	// time) is rejected as absurd. RFC 3339; default 2000-01-01T00:00:00Z.
+	MinTimestamp string `yaml:"min_timestamp"`
 }
 
 // Timestamp locates event time.

@@ -74,8 +74,9 @@ func (r Range) contains(v int) bool { return r.Lo <= v && v <= r.Hi }
 
 // Defaults applied by NewDecoder (and WithDefaults) to zero fields of a Schema.
 const (
-	DefaultMaxSize = 1 << 20      // bytes
-	DefaultMinTime = 946684800000 // 2000-01-01T00:00:00Z in unix ms
+	DefaultMaxSize            = 1 << 20      // bytes
+	DefaultMinTime            = 946684800000 // 2000-01-01T00:00:00Z in unix ms
+	DefaultMaxDimensionLength = 1024         // bytes
 )
 
 const (
@@ -121,6 +122,10 @@ type Schema struct {
 	MinTime int64
 	// MaxSize (bytes): a larger payload fails with too_large; 0 means DefaultMaxSize.
 	MaxSize int
+	// MaxDimensionLength (bytes): a dimension value longer than this fails the
+	// event (it would make every key, result and changelog record that carries it
+	// outgrow what was read); 0 means DefaultMaxDimensionLength.
+	MaxDimensionLength int
 }
 
 // RequestLogSchema is the schema of the default request-log event:
