@@ -36,7 +36,7 @@ func benchDecode(b *testing.B, s Schema, events [][]byte) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if err := d.Decode(events[i], &ev); err != nil {
+		if err := d.DecodeRecord(events[i], benchStart, &ev); err != nil {
 			b.Fatal(err)
 		}
 		if i++; i == len(events) {

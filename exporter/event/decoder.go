@@ -1,19 +1,25 @@
 package event
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Decoder decodes events of one Schema. It is not safe for concurrent use: give each
 // partition task its own.
 type Decoder struct {
-	minTime, skew, now int64
-	maxSize            int
-	unit               Unit
-	scale              float64
-	shift              int // scale is 10^-shift, or -1
-	valueRequired      bool
-	allowNegative      bool
-	clientErrors       []Range
-	serverErrors       []Range
+	minTime, skew int64
+	now, maxTime  int64            // set by SetNow: maxTime = now + skew, saturated
+	clock         func() time.Time // nil after SetNow
+	maxSize       int
+	maxDim        int
+	unit          Unit
+	scale         float64
+	shift         int // scale is 10^-shift, or -1
+	valueRequired bool
+	allowNegative bool
+	clientErrors  []Range
+	serverErrors  []Range
 
 	root          node
 	toks          []token // one per configured leaf path
@@ -35,7 +41,9 @@ func NewDecoder(s Schema) (*Decoder, error) {
 	d := &Decoder{
 		minTime:       s.MinTime,
 		skew:          s.MaxFutureSkew,
+		clock:         time.Now,
 		maxSize:       s.MaxSize,
+		maxDim:        s.MaxDimensionLength,
 		unit:          s.TimestampUnit,
 		scale:         s.ValueScale,
 		shift:         -1,
@@ -73,17 +81,48 @@ func dimPaths(dims []Dimension) []Path {
 	return ps
 }
 
-// SetNow sets the decoder's idea of the current time (unix ms) for the
-// Schema.MaxFutureSkew check; the runtime calls it once per fetched batch. Until it is
-// called with a value > 0 there is no future check.
-func (d *Decoder) SetNow(unixMillis int64) { d.now = unixMillis }
+// SetNow fixes the decoder's idea of the current time (unix ms) for the
+// Schema.MaxFutureSkew check until the next SetNow or SetClock; the runtime calls it
+// once per fetched batch. Until then, the decoder reads its clock for every event.
+func (d *Decoder) SetNow(unixMillis int64) {
+	d.now, d.maxTime, d.clock = unixMillis, satAdd(unixMillis, d.skew), nil
+}
 
-// Decode decodes one payload into ev. On error, which is always an *Error, ev is
-// unspecified. data must not change until the next Decode (ev.Dims may point into it).
+// SetClock makes the decoder read the current time from now for every event, as it
+// does until SetNow is called (time.Now by default, or when now is nil).
+func (d *Decoder) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	d.clock = now
+}
+
+// DecodeRecord decodes one Kafka record value into ev. On error, which is always an
+// *Error, ev is unspecified. data must not change until the next decode (ev.Dims may
+// point into it).
+//
+// The event time is the payload's timestamp field or, when the schema has none or
+// the payload leaves it out (absent or JSON null), recordTime, the record's Kafka
+// timestamp (unix ms). Either way it must be within [Schema.MinTime,
+// now + Schema.MaxFutureSkew], or the event fails with bad_timestamp; a timestamp
+// field of 0 or less is a bad timestamp too, never "absent".
 //
 // A key that occurs twice in an object counts once, with its last value, as in
 // encoding/json and JavaScript's JSON.parse.
+func (d *Decoder) DecodeRecord(data []byte, recordTime int64, ev *Event) error {
+	return d.decode(data, recordTime, true, ev)
+}
+
+// Decode is DecodeRecord for a payload without a record time: an event without a
+// timestamp decodes with Time 0.
+//
+// Deprecated: use DecodeRecord, which also bounds the fallback time; Time 0 makes
+// the caller substitute an unchecked one.
 func (d *Decoder) Decode(data []byte, ev *Event) error {
+	return d.decode(data, 0, false, ev)
+}
+
+func (d *Decoder) decode(data []byte, recordTime int64, hasRecord bool, ev *Event) error {
 	if len(data) > d.maxSize {
 		return errorf(TooLarge, "", "payload of %d bytes, max %d", len(data), d.maxSize)
 	}
@@ -94,10 +133,18 @@ func (d *Decoder) Decode(data []byte, ev *Event) error {
 		return err
 	}
 	ev.Time, ev.Value, ev.HasValue, ev.Status, ev.Class = 0, 0, false, 0, OK
+	hasTime := false
 	if d.ts.leaf >= 0 {
-		if err := d.decodeTime(data, ev); err != nil {
+		var err error
+		if hasTime, err = d.decodeTime(data, ev); err != nil {
 			return err
 		}
+	}
+	if !hasTime && hasRecord {
+		if err := d.checkTime(recordTime, ""); err != nil {
+			return err
+		}
+		ev.Time = recordTime
 	}
 	if d.val.leaf >= 0 {
 		if err := d.decodeValue(data, ev); err != nil {

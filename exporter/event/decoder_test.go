@@ -46,7 +46,10 @@ func mustDecoder(t testing.TB, s Schema) *Decoder {
 	return d
 }
 
-const ts = 1732230000123 // 2024-11-21T23:00:00.123Z
+const (
+	ts      = 1732230000123 // 2024-11-21T23:00:00.123Z
+	recTime = 1732230005000 // the Kafka record time the tests pass to DecodeRecord
+)
 
 func TestDecodeRequestLog(t *testing.T) {
 	base := want{time: ts, value: 0.0125, hasValue: true, status: 200, class: OK, dims: []string{"/api/users", "GET", "200", "us-east-1"}}
@@ -83,15 +86,15 @@ func TestDecodeRequestLog(t *testing.T) {
 		{"escaped key", `{"timestamp":1732230000123,"\u0065ndpoint":"/api/users","method":"GET","status":200,"region":"us-east-1","latency_ms":12.5}`, base},
 		{"duplicate key, last wins", `{"timestamp":1732230000123,"endpoint":"/first","method":"GET","status":200,"region":"us-east-1","latency_ms":12.5,"endpoint":"/api/users"}`, base},
 		{"duplicate key, the invalid first value is ignored", `{"timestamp":"garbage","latency_ms":-1,"status":{},"timestamp":1732230000123,"endpoint":"/api/users","method":"GET","status":200,"region":"us-east-1","latency_ms":12.5}`, base},
-		{"timestamp missing: no event time", `{"endpoint":"/api/users","method":"GET","status":200,"region":"us-east-1","latency_ms":12.5}`, with(func(w *want) { w.time = 0 })},
-		{"timestamp null: no event time", `{"timestamp":null,"endpoint":"/api/users","method":"GET","status":200,"region":"us-east-1","latency_ms":12.5}`, with(func(w *want) { w.time = 0 })},
+		{"timestamp missing: the record time", `{"endpoint":"/api/users","method":"GET","status":200,"region":"us-east-1","latency_ms":12.5}`, with(func(w *want) { w.time = recTime })},
+		{"timestamp null: the record time", `{"timestamp":null,"endpoint":"/api/users","method":"GET","status":200,"region":"us-east-1","latency_ms":12.5}`, with(func(w *want) { w.time = recTime })},
 		{"empty strings", `{"timestamp":1732230000123,"endpoint":"","method":"","status":200,"region":"","latency_ms":12.5}`, with(func(w *want) { w.dims[0], w.dims[1], w.dims[3] = "", "", "" })},
 	}
 	d := mustDecoder(t, RequestLogSchema())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ev Event
-			if err := d.Decode([]byte(tt.in), &ev); err != nil {
+			if err := d.DecodeRecord([]byte(tt.in), recTime, &ev); err != nil {
 				t.Fatal(err)
 			}
 			checkEvent(t, &ev, tt.want)
@@ -138,14 +141,14 @@ func TestDecodeGeneric(t *testing.T) {
 			want{time: t0, dims: []string{"cpu", "b", "unknown", ""}}},
 		{"escaped nested keys", `{"name":"cpu","l\u0061bels":{"h\u006Fst":"a"},"timestamp":"2026-11-22T10:00:00Z"}`,
 			want{time: t0, dims: []string{"cpu", "a", "unknown", ""}}},
-		{"no timestamp", `{"name":"cpu","labels":{"host":"a"}}`,
-			want{dims: []string{"cpu", "a", "unknown", ""}}},
+		{"no timestamp: the record time", `{"name":"cpu","labels":{"host":"a"}}`,
+			want{time: recTime, dims: []string{"cpu", "a", "unknown", ""}}},
 	}
 	d := mustDecoder(t, genericSchema())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ev Event
-			if err := d.Decode([]byte(tt.in), &ev); err != nil {
+			if err := d.DecodeRecord([]byte(tt.in), recTime, &ev); err != nil {
 				t.Fatal(err)
 			}
 			checkEvent(t, &ev, tt.want)
@@ -233,7 +236,7 @@ func TestDecodeErrors(t *testing.T) {
 			d := mustDecoder(t, tt.schema)
 			d.SetNow(ts)
 			var ev Event
-			err := d.Decode([]byte(tt.in), &ev)
+			err := d.DecodeRecord([]byte(tt.in), recTime, &ev)
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("got %v, want an *Error", err)
@@ -264,7 +267,7 @@ func TestErrorReadsWell(t *testing.T) {
 	for _, r := range Reasons() {
 		labels = append(labels, r.String())
 	}
-	if got, want := strings.Join(labels, ","), "not_json,missing_field,wrong_type,invalid_value,bad_timestamp,too_large"; got != want {
+	if got, want := strings.Join(labels, ","), "not_json,missing_field,wrong_type,invalid_value,bad_timestamp,too_large,dimension_too_long"; got != want {
 		t.Errorf("reason labels %s, want %s", got, want)
 	}
 }
@@ -301,7 +304,7 @@ func TestStatusRanges(t *testing.T) {
 			d := mustDecoder(t, tt.schema)
 			var ev Event
 			in := `{"code":` + strconv.Itoa(tt.status) + `}`
-			if err := d.Decode([]byte(in), &ev); err != nil {
+			if err := d.DecodeRecord([]byte(in), recTime, &ev); err != nil {
 				t.Fatal(err)
 			}
 			if ev.Status != tt.status || ev.Class != tt.want {
@@ -332,7 +335,7 @@ func TestValueScaleAndSign(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := mustDecoder(t, tt.schema)
 			var ev Event
-			err := d.Decode([]byte(tt.in), &ev)
+			err := d.DecodeRecord([]byte(tt.in), recTime, &ev)
 			if !tt.ok {
 				var e *Error
 				if !errors.As(err, &e) || e.Reason != tt.reason {
@@ -352,21 +355,24 @@ func TestValueScaleAndSign(t *testing.T) {
 
 func TestNoAllocations(t *testing.T) {
 	events := loadgenEvents(100)
-	d := mustDecoder(t, RequestLogSchema())
 	escaped := []byte(`{"timestamp":1732230000123,"endpoint":"/caf\u00e9","method":"G\u0045T","status":"503","region":"eu-\u0077est-1","latency_ms":"12.5"}`)
-	var ev Event
-	i := 0
-	allocs := testing.AllocsPerRun(1000, func() {
-		if err := d.Decode(events[i%len(events)], &ev); err != nil {
-			t.Fatal(err)
+	untimed := []byte(`{"endpoint":"/api/users","method":"GET","status":200,"region":"us-east-1","latency_ms":12.5}`)
+	pinned := mustDecoder(t, RequestLogSchema())
+	pinned.SetNow(recTime)
+	for name, d := range map[string]*Decoder{"SetNow": pinned, "clock": mustDecoder(t, RequestLogSchema())} {
+		var ev Event
+		i := 0
+		allocs := testing.AllocsPerRun(1000, func() {
+			for _, data := range [][]byte{events[i%len(events)], escaped, untimed} {
+				if err := d.DecodeRecord(data, recTime, &ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			i++
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per decode, want 0", name, allocs)
 		}
-		if err := d.Decode(escaped, &ev); err != nil {
-			t.Fatal(err)
-		}
-		i++
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocations per decode, want 0", allocs)
 	}
 }
 
@@ -377,7 +383,7 @@ func TestEscapedViewsSurviveGrowth(t *testing.T) {
 	big := strings.Repeat(`\u00e9`, 500)
 	in := `{"timestamp":1732230000123,"endpoint":"/a\n` + big + `","method":"\u0047ET","status":200,"region":"` + big + `x","latency_ms":1}`
 	var ev Event
-	if err := d.Decode([]byte(in), &ev); err != nil {
+	if err := d.DecodeRecord([]byte(in), recTime, &ev); err != nil {
 		t.Fatal(err)
 	}
 	e := strings.Repeat("é", 500)

@@ -2,12 +2,14 @@
 // into what the engine needs: an event time, a value, a status class and the dimension
 // values, as a Schema compiled from the configuration says where they are.
 //
-// Invariants: Decode never panics on input and rejects an event only with an *Error
-// whose Reason is a metric label; an event it accepts has exactly one value per
-// configured dimension, a finite value (non-negative unless the schema allows
-// otherwise), and a time that is 0 (none in the payload) or within the schema's bounds.
-// Decode does not allocate once the Decoder has warmed up, if the caller reuses its
-// Event.
+// Invariants: DecodeRecord never panics on input and rejects an event only with an
+// *Error whose Reason is a metric label and whose message is valid UTF-8, quotes
+// values as JSON strings and stays short whatever the payload holds; an event it
+// accepts has exactly one value per configured dimension, none longer than
+// Schema.MaxDimensionLength, a finite value (non-negative unless the schema allows
+// otherwise), and a time within [Schema.MinTime, now + Schema.MaxFutureSkew] whether
+// it came from the payload or from the Kafka record. DecodeRecord does not allocate
+// once the Decoder has warmed up, if the caller reuses its Event.
 //
 // # Semantics
 //
@@ -19,9 +21,10 @@
 //     literal text. A string that is not valid UTF-8 is invalid_value (a Prometheus
 //     label value must be UTF-8).
 //   - The value and the status may be numbers or numeric strings ("12.5", "503").
-//   - Timestamps: see Unit.
+//   - Timestamps: see Unit. A timestamp of 0 or less is refused (bad_timestamp), not
+//     taken for an absent one.
 //   - The whole payload must be one well-formed JSON value, fields the schema does not
-//     use included: within Schema.MaxSize, Decode says not_json exactly when
+//     use included: within Schema.MaxSize, DecodeRecord says not_json exactly when
 //     encoding/json's Valid is false (FuzzDecode checks it).
 //
 // # Why a hand-written scanner

@@ -7,16 +7,17 @@ import "fmt"
 type Reason uint8
 
 const (
-	NotJSON      Reason = iota // not one well-formed JSON value
-	MissingField               // a required field is absent or null
-	WrongType                  // a field (or the top level) has the wrong JSON type
-	InvalidValue               // right type, unusable value: negative latency, status 2.5, bad UTF-8
-	BadTimestamp               // unparseable or absurd event time
-	TooLarge                   // payload over Schema.MaxSize
+	NotJSON          Reason = iota // not one well-formed JSON value
+	MissingField                   // a required field is absent or null
+	WrongType                      // a field (or the top level) has the wrong JSON type
+	InvalidValue                   // right type, unusable value: negative latency, status 2.5, bad UTF-8
+	BadTimestamp                   // unparseable or absurd event time
+	TooLarge                       // payload over Schema.MaxSize
+	DimensionTooLong               // a dimension value over Schema.MaxDimensionLength
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"not_json", "missing_field", "wrong_type", "invalid_value", "bad_timestamp", "too_large"}
+var reasonNames = [numReasons]string{"not_json", "missing_field", "wrong_type", "invalid_value", "bad_timestamp", "too_large", "dimension_too_long"}
 
 func (r Reason) String() string {
 	if r >= numReasons {
@@ -36,6 +37,11 @@ func Reasons() []Reason {
 }
 
 // Error is the error of every rejected event; get it with errors.As.
+//
+// Its message ends up in a Kafka header and in JSON documents, so it is valid UTF-8
+// whatever the payload holds, every value it quotes is a JSON string (RFC 8259
+// escapes, never Go's \a or \x00), and no quoted value is longer than maxExcerpt bytes
+// of the original.
 type Error struct {
 	Reason Reason
 	Field  string // dotted path of the field at fault; empty for the payload as a whole
@@ -46,7 +52,7 @@ func (e *Error) Error() string {
 	if e.Field == "" {
 		return "event: " + e.Reason.String() + ": " + e.Msg
 	}
-	return fmt.Sprintf("event: field %q: %s: %s", e.Field, e.Reason, e.Msg)
+	return "event: field " + quoteString(e.Field) + ": " + e.Reason.String() + ": " + e.Msg
 }
 
 func errorf(r Reason, field string, format string, args ...any) *Error {

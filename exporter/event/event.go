@@ -25,7 +25,7 @@ func (c Class) String() string {
 
 // Event is one decoded event.
 type Event struct {
-	Time     int64   // unix ms; 0 if the payload has none (use the Kafka record time)
+	Time     int64   // unix ms, bounded: the payload's timestamp, else the record time (DecodeRecord)
 	Value    float64 // scaled (seconds for latencies); valid only if HasValue
 	HasValue bool
 	Status   int

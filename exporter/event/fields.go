@@ -1,9 +1,7 @@
 package event
 
 import (
-	"fmt"
 	"math"
-	"time"
 	"unicode/utf8"
 )
 
@@ -65,7 +63,9 @@ func (d *Decoder) text(data []byte, t *token) []byte {
 	return d.buf[st:]
 }
 
-func (d *Decoder) decodeTime(data []byte, ev *Event) error {
+// decodeTime sets ev.Time from the timestamp field, bounded (checkTime); it
+// reports whether the field was there.
+func (d *Decoder) decodeTime(data []byte, ev *Event) (bool, error) {
 	t := &d.toks[d.ts.leaf]
 	var (
 		ms int64
@@ -73,10 +73,10 @@ func (d *Decoder) decodeTime(data []byte, ev *Event) error {
 	)
 	switch t.kind {
 	case kAbsent, kNull:
-		return d.absent(&d.ts)
+		return false, d.absent(&d.ts)
 	case kNumber:
 		if d.unit == TimeRFC3339 {
-			return errorf(WrongType, d.ts.field, "got number, want RFC 3339 string")
+			return true, errorf(WrongType, d.ts.field, "got number, want RFC 3339 string")
 		}
 		lit := data[t.start:t.end]
 		if t.isInt {
@@ -85,44 +85,25 @@ func (d *Decoder) decodeTime(data []byte, ev *Event) error {
 			ms, ok = epochMillis(lit, d.unit)
 		}
 		if !ok {
-			return errorf(BadTimestamp, d.ts.field, "%s %s is out of range", lit, d.unit)
+			return true, errorf(BadTimestamp, d.ts.field, "%s %s is out of range", excerpt(lit), d.unit)
 		}
 	case kString:
 		s := d.text(data, t)
 		if d.unit != TimeRFC3339 && isNumber(s) {
 			if ms, ok = epochMillis(s, d.unit); !ok {
-				return errorf(BadTimestamp, d.ts.field, "%s %s is out of range", quote(s), d.unit)
+				return true, errorf(BadTimestamp, d.ts.field, "%s %s is out of range", quote(s), d.unit)
 			}
 		} else if ms, ok = parseRFC3339(s); !ok {
-			return errorf(BadTimestamp, d.ts.field, "cannot parse %s as RFC 3339", quote(s))
+			return true, errorf(BadTimestamp, d.ts.field, "cannot parse %s as RFC 3339", quote(s))
 		}
 	default:
-		return errorf(WrongType, d.ts.field, "got %s, want number or string", t.kind)
+		return true, errorf(WrongType, d.ts.field, "got %s, want number or string", t.kind)
 	}
-	if ms < d.minTime {
-		return errorf(BadTimestamp, d.ts.field, "%s is before the minimum time %s", fmtMillis(ms), fmtMillis(d.minTime))
-	}
-	if d.skew > 0 && d.now > 0 && ms-d.now > d.skew { // ms >= minTime > 0: no overflow
-		return errorf(BadTimestamp, d.ts.field, "%s is %v ahead of now (%s), more than the allowed %v",
-			fmtMillis(ms), fmtDuration(ms-d.now), fmtMillis(d.now), fmtDuration(d.skew))
+	if err := d.checkTime(ms, d.ts.field); err != nil {
+		return true, err
 	}
 	ev.Time = ms
-	return nil
-}
-
-func fmtDuration(ms int64) string {
-	if ms > math.MaxInt64/int64(time.Millisecond) {
-		return fmt.Sprintf("%d ms", ms)
-	}
-	return (time.Duration(ms) * time.Millisecond).String()
-}
-
-func fmtMillis(ms int64) string {
-	t := time.UnixMilli(ms).UTC()
-	if t.Year() < 0 || t.Year() > 9999 {
-		return fmt.Sprintf("%d ms", ms)
-	}
-	return t.Format(time.RFC3339Nano)
+	return true, nil
 }
 
 func (d *Decoder) decodeValue(data []byte, ev *Event) error {
@@ -151,9 +132,9 @@ func (d *Decoder) decodeValue(data []byte, ev *Event) error {
 	}
 	switch {
 	case math.IsNaN(f) || math.IsInf(f, 0):
-		return errorf(InvalidValue, d.val.field, "%s is out of range", lit)
+		return errorf(InvalidValue, d.val.field, "%s is out of range", excerpt(lit))
 	case f < 0 && !d.allowNegative:
-		return errorf(InvalidValue, d.val.field, "negative value %s", lit)
+		return errorf(InvalidValue, d.val.field, "negative value %s", excerpt(lit))
 	case f == 0:
 		f = 0 // no -0
 	}
@@ -185,7 +166,7 @@ func (d *Decoder) decodeStatus(data []byte, ev *Event) error {
 		st, ok = parseStatus(lit)
 	}
 	if !ok {
-		return errorf(InvalidValue, d.stat.field, "status %s is not an integer in [0, %d]", lit, maxStatus)
+		return errorf(InvalidValue, d.stat.field, "status %s is not an integer in [0, %d]", excerpt(lit), maxStatus)
 	}
 	ev.Status, ev.Class = st, OK
 	for _, r := range d.serverErrors {
@@ -205,6 +186,7 @@ func (d *Decoder) decodeStatus(data []byte, ev *Event) error {
 
 func (d *Decoder) decodeDims(data []byte, ev *Event) error {
 	d.spans = d.spans[:0]
+	maxDim := d.maxDim
 	for i := range d.dims {
 		dt := &d.dims[i]
 		t := &d.toks[dt.leaf]
@@ -215,13 +197,24 @@ func (d *Decoder) decodeDims(data []byte, ev *Event) error {
 				st := len(d.buf)
 				d.buf = appendUnescaped(d.buf, data[t.start:t.end])
 				sp = span{src: srcBuf, start: st, end: len(d.buf)}
+				if len(d.buf)-st > maxDim {
+					return d.dimTooLong(dt, d.buf[st:])
+				}
 				if t.high && !utf8.Valid(d.buf[st:]) {
 					return errorf(InvalidValue, dt.field, "string is not valid UTF-8")
 				}
-			} else if t.high && !utf8.Valid(data[t.start:t.end]) {
-				return errorf(InvalidValue, dt.field, "string is not valid UTF-8")
+			} else {
+				if t.end-t.start > maxDim {
+					return d.dimTooLong(dt, data[t.start:t.end])
+				}
+				if t.high && !utf8.Valid(data[t.start:t.end]) {
+					return errorf(InvalidValue, dt.field, "string is not valid UTF-8")
+				}
 			}
 		case kNumber, kTrue, kFalse:
+			if t.end-t.start > maxDim {
+				return d.dimTooLong(dt, data[t.start:t.end])
+			}
 		case kAbsent, kNull:
 			if err := d.absent(&dt.target); err != nil {
 				return err
@@ -250,11 +243,9 @@ func (d *Decoder) decodeDims(data []byte, ev *Event) error {
 	return nil
 }
 
-// quote quotes b for an error message, shortened if long.
-func quote(b []byte) string {
-	const max = 64
-	if len(b) > max {
-		return fmt.Sprintf("%q...", b[:max])
-	}
-	return fmt.Sprintf("%q", b)
+// dimTooLong is the error of a dimension value over Schema.MaxDimensionLength: every
+// key, window result and changelog record carrying it would be as large, and could
+// outgrow what the broker accepts.
+func (d *Decoder) dimTooLong(dt *dimTarget, v []byte) error {
+	return errorf(DimensionTooLong, dt.field, "value of %d bytes, more than the maximum %d: %s", len(v), d.maxDim, quote(v))
 }

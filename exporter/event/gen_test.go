@@ -2,6 +2,7 @@ package event
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -156,7 +157,21 @@ func (g *gen) object(fields []field) {
 	g.ws()
 }
 
+// extremeTimes are event times (ms) every bound must refuse, or the bounds
+// themselves (DefaultMinTime is the first time accepted).
+var extremeTimes = []int64{0, -1, -1732230000123, math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1,
+	10413792000000 /* 2300-01-01 */, 946684800000, 946684799999}
+
 func (g *gen) timestamp() {
+	if g.rng.IntN(20) == 0 {
+		ms := extremeTimes[g.rng.IntN(len(extremeTimes))]
+		if g.rng.IntN(2) == 0 {
+			g.b = strconv.AppendInt(g.b, ms, 10)
+		} else {
+			g.str(strconv.FormatInt(ms, 10))
+		}
+		return
+	}
 	ms := 1732230000000 + g.rng.Int64N(1e10)
 	tm := time.UnixMilli(ms).Add(time.Duration(g.rng.IntN(1e6)))
 	switch g.rng.IntN(9) {
@@ -181,12 +196,27 @@ func (g *gen) timestamp() {
 	}
 }
 
+// recordTime is a Kafka record time: mostly near the generated event times, now
+// and then absurd.
+func (g *gen) recordTime() int64 {
+	if g.rng.IntN(10) == 0 {
+		return extremeTimes[g.rng.IntN(len(extremeTimes))]
+	}
+	return 1732230000000 + g.rng.Int64N(1e10)
+}
+
 func (g *gen) requestLog() []byte {
 	g.b = g.b[:0]
 	statuses := []string{"200", "201", "204", "304", "404", "429", "500", "503", `"200"`, `"503"`, "200.0", "5e2", "-1", "200.5", `"OK"`, "true"}
 	g.object([]field{
 		{"timestamp", g.timestamp},
-		{"endpoint", func() { g.str("/api/" + g.word()) }},
+		{"endpoint", func() {
+			if g.rng.IntN(20) == 0 { // around max_dimension_length (1024), maybe with escapes
+				g.str("/" + strings.Repeat("a", 1021+g.rng.IntN(5)))
+			} else {
+				g.str("/api/" + g.word())
+			}
+		}},
 		{"method", func() { g.str([]string{"GET", "POST", "PUT", "DELETE"}[g.rng.IntN(4)]) }},
 		{"status", func() { g.b = append(g.b, statuses[g.rng.IntN(len(statuses))]...) }},
 		{"region", func() {

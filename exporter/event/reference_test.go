@@ -28,10 +28,26 @@ type refResult struct {
 
 var numberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
-// refDecode decodes data as the Decoder documents it. For strings holding invalid UTF-8
-// it differs (encoding/json replaces those bytes, the Decoder refuses such dimensions),
-// so callers compare only valid UTF-8 payloads.
-func refDecode(s Schema, now int64, data []byte) (res refResult, reason Reason, ok bool) {
+// refDecode decodes data, a record of Kafka time recordTime, as the Decoder documents
+// it, with the decoder's now set to now. For strings holding invalid UTF-8 it differs
+// (encoding/json replaces those bytes, the Decoder refuses such dimensions), so
+// callers compare only valid UTF-8 payloads.
+func refDecode(s Schema, now, recordTime int64, data []byte) (res refResult, reason Reason, ok bool) {
+	minTime, skew, maxDim := s.MinTime, s.MaxFutureSkew, s.MaxDimensionLength
+	if minTime == 0 {
+		minTime = 946684800000 // 2000-01-01
+	}
+	if skew == 0 {
+		skew = 3600 * 1000
+	}
+	if maxDim == 0 {
+		maxDim = 1024
+	}
+	// inBounds works in math/big: now + skew may be past the int64 range.
+	inBounds := func(ms int64) bool {
+		hi := new(big.Int).Add(big.NewInt(now), big.NewInt(skew))
+		return ms >= minTime && big.NewInt(ms).Cmp(hi) <= 0
+	}
 	s = s.WithDefaults()
 	fail := func(r Reason) (refResult, Reason, bool) { return refResult{}, r, false }
 	if len(data) > s.MaxSize {
@@ -71,6 +87,7 @@ func refDecode(s Schema, now int64, data []byte) (res refResult, reason Reason, 
 		panic("empty path")
 	}
 
+	hasTime := false
 	if s.Timestamp != nil {
 		x, present, bad := lookup(s.Timestamp)
 		if bad {
@@ -94,11 +111,17 @@ func refDecode(s Schema, now int64, data []byte) (res refResult, reason Reason, 
 			default:
 				return fail(WrongType)
 			}
-			if !good || ms < s.MinTime || s.MaxFutureSkew > 0 && now > 0 && ms > now+s.MaxFutureSkew {
+			if !good || !inBounds(ms) {
 				return fail(BadTimestamp)
 			}
-			res.time = ms
+			res.time, hasTime = ms, true
 		}
+	}
+	if !hasTime {
+		if !inBounds(recordTime) {
+			return fail(BadTimestamp)
+		}
+		res.time = recordTime
 	}
 
 	if s.Value != nil {
@@ -196,16 +219,21 @@ func refDecode(s Schema, now int64, data []byte) (res refResult, reason Reason, 
 			res.dims = append(res.dims, dim.Default)
 			continue
 		}
+		var v string
 		switch x := x.(type) {
 		case string:
-			res.dims = append(res.dims, x)
+			v = x
 		case json.Number:
-			res.dims = append(res.dims, string(x))
+			v = string(x)
 		case bool:
-			res.dims = append(res.dims, strconv.FormatBool(x))
+			v = strconv.FormatBool(x)
 		default:
 			return fail(WrongType)
 		}
+		if len(v) > maxDim {
+			return fail(DimensionTooLong)
+		}
+		res.dims = append(res.dims, v)
 	}
 	return res, 0, true
 }
@@ -235,12 +263,12 @@ func refRFC3339(s string) (int64, bool) {
 	return t.UnixMilli(), true
 }
 
-// compareWithRef fails t if d disagrees with refDecode about data.
-func compareWithRef(t *testing.T, s Schema, d *Decoder, now int64, data []byte) {
+// compareWithRef fails t if d, whose now is now, disagrees with refDecode about data.
+func compareWithRef(t *testing.T, s Schema, d *Decoder, now, recordTime int64, data []byte) {
 	t.Helper()
 	var ev Event
-	err := d.Decode(data, &ev)
-	want, wantReason, wantOK := refDecode(s, now, data)
+	err := d.DecodeRecord(data, recordTime, &ev)
+	want, wantReason, wantOK := refDecode(s, now, recordTime, data)
 	if !wantOK {
 		e, isE := err.(*Error)
 		if !isE || e.Reason != wantReason {
@@ -279,7 +307,7 @@ func closeFloat(a, b float64) bool {
 func TestDifferential(t *testing.T) {
 	auto := RequestLogSchema()
 	auto.TimestampUnit = TimeAuto
-	auto.MaxFutureSkew = 0
+	auto.MaxFutureSkew = math.MaxInt64 // every auto-unit year up to 5138: now + skew saturates
 	tests := []struct {
 		name   string
 		schema Schema
@@ -299,8 +327,9 @@ func TestDifferential(t *testing.T) {
 			const n = 20000
 			for i := 0; i < n; i++ {
 				data := tt.next(g)
-				compareWithRef(t, tt.schema, d, now, data)
-				if d.Decode(data, &Event{}) == nil {
+				recordTime := g.recordTime()
+				compareWithRef(t, tt.schema, d, now, recordTime, data)
+				if d.DecodeRecord(data, recordTime, &Event{}) == nil {
 					accepted++
 				}
 			}
@@ -316,7 +345,8 @@ func TestDifferential(t *testing.T) {
 // The loadgen events, the benchmark's input, agree with the reference too.
 func TestDifferentialLoadgen(t *testing.T) {
 	d := mustDecoder(t, RequestLogSchema())
+	d.SetNow(benchStart + 1e6)
 	for _, data := range loadgenEvents(2000) {
-		compareWithRef(t, RequestLogSchema(), d, 0, data)
+		compareWithRef(t, RequestLogSchema(), d, benchStart+1e6, benchStart, data)
 	}
 }

@@ -76,6 +76,7 @@ func (r Range) contains(v int) bool { return r.Lo <= v && v <= r.Hi }
 const (
 	DefaultMaxSize            = 1 << 20      // bytes
 	DefaultMinTime            = 946684800000 // 2000-01-01T00:00:00Z in unix ms
+	DefaultMaxFutureSkew      = 3600 * 1000  // ms: one hour
 	DefaultMaxDimensionLength = 1024         // bytes
 )
 
@@ -90,8 +91,8 @@ const (
 // A JSON null counts as absent for every field.
 type Schema struct {
 	// Timestamp is the event-time field; nil means the payload has none. An event
-	// without the field (or with null) decodes with Time 0 and the caller falls back
-	// to the Kafka record time.
+	// without the field (or with null) takes the Kafka record time given to
+	// DecodeRecord, within the same bounds (MinTime, MaxFutureSkew).
 	Timestamp     Path
 	TimestampUnit Unit
 
@@ -116,9 +117,11 @@ type Schema struct {
 	Dimensions []Dimension
 
 	// MaxFutureSkew (ms): an event time more than this after the decoder's now
-	// (SetNow) is absurd; 0 disables the check.
+	// (SetNow, else its clock) is absurd; 0 means DefaultMaxFutureSkew. There is no
+	// way to turn the check off: an unbounded time would close every open window.
 	MaxFutureSkew int64
-	// MinTime (unix ms): an earlier event time is absurd; 0 means DefaultMinTime.
+	// MinTime (unix ms): an earlier event time is absurd; 0 means DefaultMinTime. It
+	// is > 0 once defaulted, so a time of 0 or less is always refused.
 	MinTime int64
 	// MaxSize (bytes): a larger payload fails with too_large; 0 means DefaultMaxSize.
 	MaxSize int
@@ -170,8 +173,14 @@ func (s Schema) WithDefaults() Schema {
 	if s.MinTime == 0 {
 		s.MinTime = DefaultMinTime
 	}
+	if s.MaxFutureSkew == 0 {
+		s.MaxFutureSkew = DefaultMaxFutureSkew
+	}
 	if s.MaxSize == 0 {
 		s.MaxSize = DefaultMaxSize
+	}
+	if s.MaxDimensionLength == 0 {
+		s.MaxDimensionLength = DefaultMaxDimensionLength
 	}
 	return s
 }
@@ -268,6 +277,15 @@ func (s Schema) Validate() error {
 	}
 	if s.MaxSize < 0 {
 		return fmt.Errorf("max_size: must be >= 0, got %d", s.MaxSize)
+	}
+	if s.MaxDimensionLength < 0 {
+		return fmt.Errorf("max_dimension_length: must be >= 0, got %d", s.MaxDimensionLength)
+	}
+	maxDim := s.WithDefaults().MaxDimensionLength
+	for i, d := range s.Dimensions {
+		if len(d.Default) > maxDim {
+			return fmt.Errorf("dimensions[%d].default: %d bytes, more than max_dimension_length (%d)", i, len(d.Default), maxDim)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package event
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"strconv"
@@ -68,9 +69,10 @@ func TestDecodeTimestamps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.unit.String()+" "+tt.in, func(t *testing.T) {
-			d := mustDecoder(t, Schema{Timestamp: Path{"ts"}, TimestampUnit: tt.unit})
+			// This table is about units and syntax; TestTimeBounds tests the bounds.
+			d := mustDecoder(t, Schema{Timestamp: Path{"ts"}, TimestampUnit: tt.unit, MaxFutureSkew: math.MaxInt64})
 			var ev Event
-			err := d.Decode([]byte(`{"ts":`+tt.in+`}`), &ev)
+			err := d.DecodeRecord([]byte(`{"ts":`+tt.in+`}`), recTime, &ev)
 			var e *Error
 			switch {
 			case tt.want == -1:
@@ -95,15 +97,12 @@ func TestFutureSkew(t *testing.T) {
 	d := mustDecoder(t, s)
 	var ev Event
 	in := []byte(`{"ts":1732230001123}`)
-	if err := d.Decode(in, &ev); err != nil {
-		t.Fatalf("before SetNow there is no future check: %v", err)
-	}
 	d.SetNow(1732230000123)
-	if err := d.Decode(in, &ev); err != nil {
+	if err := d.DecodeRecord(in, recTime, &ev); err != nil {
 		t.Fatalf("exactly the allowed skew: %v", err)
 	}
 	d.SetNow(1732230000122)
-	if err := d.Decode(in, &ev); err == nil || err.Error() != `event: field "ts": bad_timestamp: 2024-11-21T23:00:01.123Z is 1.001s ahead of now (2024-11-21T23:00:00.122Z), more than the allowed 1s` {
+	if err := d.DecodeRecord(in, recTime, &ev); err == nil || err.Error() != `event: field "ts": bad_timestamp: 2024-11-21T23:00:01.123Z is 1.001s ahead of now (2024-11-21T23:00:00.122Z), more than the allowed 1s` {
 		t.Fatalf("1 ms beyond the skew: got %v", err)
 	}
 }

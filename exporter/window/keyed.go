@@ -1,6 +1,9 @@
 package window
 
-import "sort"
+import (
+	"math"
+	"sort"
+)
 
 // Aggregate is what the stateful window kinds need of a window's value: sessions
 // merge, and sliding windows start from a copy of a neighbour.
@@ -32,7 +35,8 @@ type Windows[A Aggregate[A]] struct {
 // Add applies a record at event time t, at the given stream time, to the windows of
 // spec s: add puts the record into an aggregate, empty makes a new one. It reports
 // whether the record was late, that is, dropped from at least one window because
-// that window had closed.
+// that window had closed, or because it would not fit in the int64 range (a time
+// within a window size, or gap, of math.MinInt64 or math.MaxInt64).
 func (ws *Windows[A]) Add(s *Spec, t, streamTime int64, add func(A), empty func() A) (late bool) {
 	switch s.Kind {
 	case Session:
@@ -41,7 +45,9 @@ func (ws *Windows[A]) Add(s *Spec, t, streamTime int64, add func(A), empty func(
 		return ws.addSliding(s, t, streamTime, add, empty)
 	}
 	var buf [8]Window
-	for _, w := range s.Assign(buf[:0], t) {
+	wins, complete := s.assign(buf[:0], t)
+	late = !complete
+	for _, w := range wins {
 		if s.Closed(w, streamTime) {
 			late = true
 			continue
@@ -85,9 +91,17 @@ func (ws *Windows[A]) update(i int, t int64, add func(A)) {
 // addSession merges the record with every open session within Gap of it, as Kafka
 // Streams' session windows do. A session here is [first, last+1). A record that would
 // extend a session already closed starts a new one instead: closed results are final.
+// A record at math.MaxInt64 has no session that fits (its End would be past the
+// range): it is late.
 func (ws *Windows[A]) addSession(s *Spec, t, streamTime int64, add func(A), empty func() A) bool {
+	if t == math.MaxInt64 {
+		return true
+	}
+	// Saturated, t-Gap and t+Gap keep these comparisons exact: a bound past the
+	// range becomes the end of the range, which every session lies within.
+	lo, hi := subSat(t, s.Gap), addSat(t, s.Gap)
 	joins := func(sl *Slot[A]) bool {
-		return !s.Closed(sl.Window, streamTime) && sl.Window.End-1 >= t-s.Gap && sl.Window.Start <= t+s.Gap
+		return !s.Closed(sl.Window, streamTime) && sl.Window.End-1 >= lo && sl.Window.Start <= hi
 	}
 	merged, found := Window{t, t + 1}, false
 	for i := range ws.Slots {
@@ -141,8 +155,15 @@ func (ws *Windows[A]) addSession(s *Spec, t, streamTime int64, add func(A), empt
 //     [t-Size, t), so the new left window is a copy of it plus the record;
 //   - the window with the largest start <= t that contains t holds, before the
 //     record is added, exactly the records in (t, t+1+Size]: the new right window.
+//
+// Both windows of every record must fit in the int64 range, so a record earlier than
+// math.MinInt64+Size or later than math.MaxInt64-Size-2 is late; within that range no
+// bound below overflows (t-2*Size saturates, and only orders the search).
 func (ws *Windows[A]) addSliding(s *Spec, t, streamTime int64, add func(A), empty func() A) bool {
 	d := s.Size
+	if d < 0 || t < math.MinInt64+d || t > math.MaxInt64-2-d {
+		return true
+	}
 	right := Window{t + 1, t + d + 2}
 	if s.Closed(right, streamTime) {
 		return true
@@ -154,7 +175,8 @@ func (ws *Windows[A]) addSliding(s *Spec, t, streamTime int64, add func(A), empt
 		toUpdate              [64]int
 		updates               = toUpdate[:0]
 	)
-	lo := sort.Search(len(ws.Slots), func(i int) bool { return ws.Slots[i].Window.Start >= t-2*d })
+	from := subSat(subSat(t, d), d)
+	lo := sort.Search(len(ws.Slots), func(i int) bool { return ws.Slots[i].Window.Start >= from })
 	for i := lo; i < len(ws.Slots); i++ {
 		sl := &ws.Slots[i]
 		start, end := sl.Window.Start, sl.Window.End-1

@@ -6,10 +6,16 @@
 // time reaches its close time (End + Grace, plus the gap for sessions), after which a
 // record for it is late. Closing never depends on the wall clock: a runtime that wants
 // idle partitions to make progress advances stream time itself.
+//
+// No input makes the arithmetic wrap around: every window lies within the int64 range
+// (a window that would reach past it, for a time within one window size of
+// math.MinInt64 or math.MaxInt64, does not exist, and a record is late for it), and
+// close, evict and expiry times saturate at the ends of the range.
 package window
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -106,7 +112,7 @@ func (s Spec) Validate() error {
 	if s.Grace < 0 {
 		return bad("grace", "must be >= 0, got %v", ms(s.Grace))
 	}
-	if min := s.span() + s.Grace; s.Retention < min {
+	if min := addSat(s.span(), s.Grace); s.Retention < min {
 		return bad("retention", "must be >= window size + grace (%v), got %v", ms(min), ms(s.Retention))
 	}
 	return nil
@@ -121,7 +127,8 @@ func (s Spec) span() int64 {
 }
 
 // CloseTime is the stream time at which w closes: from then on it takes no records
-// and its result is final.
+// and its result is final. Past math.MaxInt64 it is math.MaxInt64: a stream time that
+// reaches the end of the range closes everything.
 //
 // Sliding and session windows end at an inclusive time in Kafka Streams (the last
 // record's time); here End is that time plus one millisecond, so their close time
@@ -129,58 +136,109 @@ func (s Spec) span() int64 {
 func (s Spec) CloseTime(w Window) int64 {
 	switch s.Kind {
 	case Session:
-		return w.End - 1 + s.Gap + s.Grace
+		return addSat(addSat(subSat(w.End, 1), s.Gap), s.Grace)
 	case Sliding:
-		return w.End - 1 + s.Grace
+		return addSat(subSat(w.End, 1), s.Grace)
 	}
-	return w.End + s.Grace
+	return addSat(w.End, s.Grace)
 }
 
 // Closed reports whether w is closed at the given stream time.
 func (s Spec) Closed(w Window, streamTime int64) bool { return streamTime >= s.CloseTime(w) }
 
 // EvictTime is the stream time from which a closed window is no longer needed in
-// memory. A new sliding window copies the aggregate of a window that may have closed
-// up to 2*Size before it (see Windows.Add), so sliding windows stay that much longer.
+// memory (saturated like CloseTime). A new sliding window copies the aggregate of a
+// window that may have closed up to 2*Size before it (see Windows.Add), so sliding
+// windows stay that much longer.
 func (s Spec) EvictTime(w Window) int64 {
 	if s.Kind == Sliding {
-		return s.CloseTime(w) + 2*s.Size + 1
+		return addSat(addSat(addSat(s.CloseTime(w), s.Size), s.Size), 1)
 	}
 	return s.CloseTime(w)
 }
 
-// Expired reports whether a window that started at start is past retention.
-func (s Spec) Expired(start, streamTime int64) bool { return start < streamTime-s.Retention }
+// Expired reports whether a window that started at start is past retention, that is
+// start < streamTime - Retention, exactly, for any stream time (NoTime included).
+func (s Spec) Expired(start, streamTime int64) bool { return start < subSat(streamTime, s.Retention) }
 
 // Assign appends to dst the windows of a time-based spec (tumbling or hopping) that
-// contain t, oldest first. Sliding and session windows depend on the other records of
-// the key and are assigned by Sliding and Sessions instead.
+// contain t, oldest first: at most ceil(Size/Advance) of them, fewer near the ends of
+// the int64 range, where windows that would not fit are left out. Sliding and session
+// windows depend on the other records of the key and are assigned by Windows.Add
+// instead; an invalid spec (see Validate) has no windows.
 func (s Spec) Assign(dst []Window, t int64) []Window {
-	switch s.Kind {
-	case Tumbling:
-		start := floorDiv(t, s.Size) * s.Size
-		return append(dst, Window{start, start + s.Size})
-	case Hopping:
-		last := floorDiv(t, s.Advance) * s.Advance
-		first := last
-		for first-s.Advance > t-s.Size {
-			first -= s.Advance
-		}
-		for start := first; start <= last; start += s.Advance {
-			dst = append(dst, Window{start, start + s.Size})
-		}
-		return dst
-	}
+	dst, _ = s.assign(dst, t)
 	return dst
 }
 
-func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
-
-// floorDiv is a / b rounded towards negative infinity (b > 0).
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
+// assign is Assign; complete is false when a window of t was left out because it
+// does not fit in the int64 range.
+func (s Spec) assign(dst []Window, t int64) (_ []Window, complete bool) {
+	size, adv := s.Size, s.Advance
+	switch s.Kind {
+	case Tumbling:
+		adv = size
+	case Hopping:
+	default:
+		return dst, true
 	}
-	return q
+	if size <= 0 || adv <= 0 || adv > size {
+		return dst, true
+	}
+	// The windows of t start at t-r, t-r-adv, t-r-2*adv... while the start is above
+	// t-size, where r = t mod adv (floored): n = ceil((size-r)/adv) windows. Their
+	// offsets from t lie within (-size, size], so only the bounds themselves can leave
+	// the int64 range, and the count does not depend on t's magnitude.
+	r := t % adv
+	if r < 0 {
+		r += adv
+	}
+	n := int64(1)
+	if adv < size {
+		n = (size-r-1)/adv + 1
+	}
+	complete = true
+	for j := n - 1; j >= 0; j-- {
+		back := r + j*adv    // t - start, in [0, size)
+		ahead := size - back // end - t, in (0, size]
+		if t < math.MinInt64+back || t > math.MaxInt64-ahead {
+			complete = false
+			continue
+		}
+		dst = append(dst, Window{t - back, t + ahead})
+	}
+	return dst, complete
+}
+
+// ms writes n milliseconds as a duration ("1m0s"), or as "<n>ms" beyond what a
+// time.Duration holds (292 years).
+func ms(n int64) string {
+	if n > math.MaxInt64/int64(time.Millisecond) || n < math.MinInt64/int64(time.Millisecond) {
+		return fmt.Sprintf("%dms", n)
+	}
+	return (time.Duration(n) * time.Millisecond).String()
+}
+
+// addSat is a + b, saturated to the int64 range.
+func addSat(a, b int64) int64 {
+	s := a + b
+	switch {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
+	}
+	return s
+}
+
+// subSat is a - b, saturated to the int64 range.
+func subSat(a, b int64) int64 {
+	s := a - b
+	switch {
+	case b > 0 && s > a:
+		return math.MinInt64
+	case b < 0 && s < a:
+		return math.MaxInt64
+	}
+	return s
 }
