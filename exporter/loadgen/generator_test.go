@@ -209,7 +209,7 @@ func TestJSONDecodes(t *testing.T) {
 				if !json.Valid(buf) {
 					t.Fatalf("invalid JSON %s", buf)
 				}
-				if err := d.Decode(buf, &ev); err != nil {
+				if err := d.DecodeRecord(buf, r.Time, &ev); err != nil {
 					t.Fatalf("%s: %v", buf, err)
 				}
 				got := []string{string(ev.Dims[0]), string(ev.Dims[1]), string(ev.Dims[2]), string(ev.Dims[3])}

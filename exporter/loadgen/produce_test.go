@@ -72,7 +72,7 @@ func consumeAll(t *testing.T, cl *kgo.Client) []event.Event {
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			var ev event.Event
-			if err := dec.Decode(r.Value, &ev); err != nil {
+			if err := dec.DecodeRecord(r.Value, r.Timestamp.UnixMilli(), &ev); err != nil {
 				t.Fatalf("record %s/%d@%d %s: %v", r.Topic, r.Partition, r.Offset, r.Value, err)
 			}
 			endpoint := string(ev.Dims[0]) + "|" + string(ev.Dims[3])
