@@ -95,6 +95,9 @@ func TestValueRoundTrip(t *testing.T) {
 		withSketch.Add(ev(float64(i)/1000, event.Class(i%3)))
 	}
 	f(Value{End: -1, Last: math.MinInt64, Agg: withSketch})
+	// A running total: End is the engine's TotalStart, Last the key's latest event.
+	f(Value{End: math.MaxInt64, Last: 1_764_000_000_123, Agg: withSketch})
+	f(Value{End: math.MaxInt64, Last: math.MaxInt64, Agg: New(6, false)})
 }
 
 func FuzzValue(f *testing.F) {

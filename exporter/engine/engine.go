@@ -7,6 +7,16 @@
 // event time processed; it alone closes windows, so results do not depend on the
 // wall clock or on how events were batched. An Engine is not safe for concurrent
 // use: one task owns it.
+//
+// Memory is bounded by keys, not by the keys ever seen. A group key is held from
+// the event that brings it in until stream time passes the close of its latest
+// window (for sliding windows, until no newer window can need it); max_keys bounds
+// the keys held at once, per aggregation and engine (one input partition), and
+// events of further keys count under the overflow key (see keys.go). A key leaves
+// memory with its last window. Its running total (every event of the key, late
+// ones included, and the time of its latest event) is in memory while the key is;
+// the store keeps it (every Flush hands it out), and Options.LoadTotal brings it
+// back when the key returns.
 package engine
 
 import (
@@ -37,6 +47,25 @@ type Engine struct {
 	cur        *event.Event
 	add        func(*aggregate.Aggregate)
 	flush      Flush
+	loadTotal  func(agg int, group []byte) (aggregate.Value, error)
+	err        error // the first LoadTotal error: see Err
+}
+
+// Options are an engine's optional hooks.
+type Options struct {
+	// LoadTotal returns the stored running total of a group key of aggregation agg
+	// (its Value as in Flush.Changes at Start TotalStart; a nil Value.Agg when there
+	// is none), for a key that comes back into memory after it left. The engine
+	// modifies the aggregate it returns. LoadTotal must see every Change of every
+	// Flush but the ones rolled back: a stream task writes a transaction's changes
+	// to its store before it processes again, and rebuilds the engine from the
+	// store when the transaction aborts. A stream task sets it to a store.Get of
+	// store.Key{Agg: name, Group: group, Start: TotalStart}.
+	//
+	// Without it (nil) the engine keeps every key's running total in memory for
+	// good, as it did before LoadTotal existed: Restore must then be given the
+	// totals too.
+	LoadTotal func(agg int, group []byte) (aggregate.Value, error)
 }
 
 // agg is the state of one aggregation.
@@ -46,15 +75,20 @@ type agg struct {
 	spec      window.Spec
 	dims      []int
 	maxKeys   int
-	keys      map[string]*key
-	totals    map[string]*aggregate.Aggregate // running totals, kept when a key's windows are gone
-	dirty     []*key                          // keys changed since the last flush
-	nextClose int64                           // no window closes before this stream time
+	keys      map[string]*key // keys in memory, the overflow key among them
+	dirty     []*key          // keys changed since the last flush
+	held      int             // keys counted against maxKeys
+	expiries  expiryHeap      // the held keys, soonest expiry first
+	nextClose int64           // no window closes before this stream time
 	empty     func() *aggregate.Aggregate
 	overflow  []byte // encoded overflow group key
-	stats     Stats
-	vals      [][]byte
-	scratch   []byte
+	// parked holds running totals of keys not in memory that have no store to
+	// come back from: given to Restore, or every total when there is no LoadTotal.
+	parked     map[string]aggregate.Value
+	keepTotals bool // no LoadTotal: park the total of a key that leaves memory
+	stats      Stats
+	vals       [][]byte
+	scratch    []byte
 }
 
 // key is one group key of an aggregation, its windows in memory and its running
@@ -62,37 +96,54 @@ type agg struct {
 type key struct {
 	group   string
 	windows window.Windows[*aggregate.Aggregate]
-	total   *aggregate.Aggregate
-	dirty   bool
+	// total is nil until an event of the key needs it: a key restored with its
+	// windows reads its total only when an event comes.
+	total *aggregate.Aggregate
+	last  int64 // latest event time of the key's events (with total)
+	dirty bool
+	// expiry is the stream time from which none of the key's windows is needed in
+	// memory any more (the latest EvictTime), NoTime while it has none; expiryOf is
+	// the window it was computed from.
+	expiry   int64
+	expiryOf window.Window
+	held     bool // counted against max_keys (see keys.go)
+	heapAt   int  // index in agg.expiries, -1 if not there
 }
 
 // Stats counts what happened to one aggregation's events since the engine started.
 type Stats struct {
 	Late       uint64 // events dropped from at least one closed window
 	Overflowed uint64 // events counted under the overflow key
-	Keys       int    // group keys in memory
+	Keys       int    // group keys in memory, the overflow key among them
 	Windows    int    // windows in memory
 }
 
-// New builds an engine for a validated configuration.
-func New(c *config.Config) *Engine {
-	e := &Engine{streamTime: NoTime}
+// New builds an engine for a validated configuration, without Options.
+//
+// Deprecated: use NewWithOptions with a LoadTotal, so that running totals leave
+// memory with their keys.
+func New(c *config.Config) *Engine { return NewWithOptions(c, Options{}) }
+
+// NewWithOptions builds an engine for a validated configuration.
+func NewWithOptions(c *config.Config, o Options) *Engine {
+	e := &Engine{streamTime: NoTime, loadTotal: o.LoadTotal}
 	e.add = func(a *aggregate.Aggregate) { a.Add(e.cur) }
 	schema := *c.Sketch.Schema
 	for i := range c.Aggregations {
 		ac := &c.Aggregations[i]
 		withSketch := len(ac.Quantiles) > 0
 		a := &agg{
-			index:     i,
-			name:      ac.Name,
-			spec:      ac.WindowSpec(),
-			dims:      c.DimensionIndexes(ac),
-			maxKeys:   ac.MaxKeys,
-			keys:      map[string]*key{},
-			totals:    map[string]*aggregate.Aggregate{},
-			nextClose: math.MaxInt64,
-			empty:     func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
-			vals:      make([][]byte, len(ac.GroupBy)),
+			index:      i,
+			name:       ac.Name,
+			spec:       ac.WindowSpec(),
+			dims:       c.DimensionIndexes(ac),
+			maxKeys:    ac.MaxKeys,
+			keys:       map[string]*key{},
+			parked:     map[string]aggregate.Value{},
+			keepTotals: o.LoadTotal == nil,
+			nextClose:  math.MaxInt64,
+			empty:      func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
+			vals:       make([][]byte, len(ac.GroupBy)),
 		}
 		for range ac.GroupBy {
 			a.overflow = store.AppendGroup(a.overflow, []byte(OverflowValue))
@@ -107,17 +158,29 @@ func (e *Engine) StreamTime() int64 { return e.streamTime }
 
 // Process applies one event; its Time must be set (the caller substitutes the record
 // time when the payload has none). The result has bit i set when the event was late
-// for aggregation i. Process keeps no reference to ev after it returns.
+// for aggregation i. Process keeps no reference to ev after it returns. Once Err is
+// set, Process ignores every event.
 func (e *Engine) Process(ev *event.Event) (late uint64) {
+	if e.err != nil {
+		return 0
+	}
 	t := ev.Time
 	e.streamTime = max(e.streamTime, t)
 	e.cur = ev
 	for _, a := range e.aggs {
-		k := a.lookup(ev)
+		k := a.lookup(ev, e.streamTime)
+		if k.total == nil && !e.loadKeyTotal(a, k) {
+			e.cur = nil
+			return 0
+		}
 		k.total.Add(ev)
+		k.last = max(k.last, t)
 		if k.windows.Add(&a.spec, t, e.streamTime, e.add, a.empty) {
 			a.stats.Late++
 			late |= 1 << a.index
+		}
+		if n := len(k.windows.Slots); n > 0 && k.windows.Slots[n-1].Window != k.expiryOf {
+			a.windowsChanged(k) // new windows: rarely, except for sessions and sliding windows
 		}
 		if !k.dirty {
 			k.dirty = true
@@ -128,33 +191,8 @@ func (e *Engine) Process(ev *event.Event) (late uint64) {
 	return late
 }
 
-// lookup finds or creates the key of ev, or the overflow key when the aggregation
-// holds MaxKeys keys already.
-func (a *agg) lookup(ev *event.Event) *key {
-	for i, d := range a.dims {
-		a.vals[i] = ev.Dims[d]
-	}
-	a.scratch = store.AppendGroup(a.scratch[:0], a.vals...)
-	if k, ok := a.keys[string(a.scratch)]; ok {
-		return k
-	}
-	group := a.scratch
-	if len(a.keys) >= a.maxKeys || (len(a.totals) >= a.maxKeys && a.totals[string(group)] == nil) {
-		a.stats.Overflowed++
-		group = a.overflow
-		if k, ok := a.keys[string(group)]; ok {
-			return k
-		}
-	}
-	return a.newKey(string(group))
-}
-
-func (a *agg) newKey(group string) *key {
-	k := &key{group: group, total: a.totals[group]}
-	if k.total == nil {
-		k.total = a.empty()
-		a.totals[group] = k.total
-	}
-	a.keys[group] = k
-	return k
-}
+// Err is the first error of Options.LoadTotal, or nil. Once it is set, Process
+// ignores events and Flush reports no change: the caller must not commit what it
+// processed since the previous Flush, and must build a new engine from its store
+// (a stream task aborts its transaction and reloads).
+func (e *Engine) Err() error { return e.err }

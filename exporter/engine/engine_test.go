@@ -237,15 +237,78 @@ func TestOverflow(t *testing.T) {
 	}
 }
 
+// memStore stands in for a task's state store: it holds what every Flush hands out,
+// encoded as the store holds it, and gives running totals back as LoadTotal.
+type memStore struct {
+	t     *testing.T
+	m     map[string]stored // by agg|group|start
+	loads int               // LoadTotal calls
+}
+
+type stored struct {
+	agg   int
+	group string
+	start int64
+	value []byte
+}
+
+func newMemStore(t *testing.T) *memStore { return &memStore{t: t, m: map[string]stored{}} }
+
+func storeKey(agg int, group string, start int64) string {
+	return fmt.Sprintf("%d|%s|%d", agg, group, start)
+}
+
+// apply writes a flush's changes, as a task does once its transaction commits.
+func (s *memStore) apply(f *Flush) {
+	for _, ch := range f.Changes {
+		k := storeKey(ch.Agg, ch.Group, ch.Start)
+		if ch.Value.Agg == nil {
+			delete(s.m, k)
+			continue
+		}
+		b, err := ch.Value.AppendBinary(nil)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.m[k] = stored{ch.Agg, ch.Group, ch.Start, b}
+	}
+}
+
+// get decodes a stored value afresh, as a store read does.
+func (s *memStore) get(agg int, group string, start int64) (aggregate.Value, bool) {
+	var v aggregate.Value
+	st, ok := s.m[storeKey(agg, group, start)]
+	if !ok {
+		return v, false
+	}
+	if err := v.UnmarshalBinary(st.value); err != nil {
+		s.t.Fatal(err)
+	}
+	return v, true
+}
+
+// load is Options.LoadTotal over the store.
+func (s *memStore) load(agg int, group []byte) (aggregate.Value, error) {
+	s.loads++
+	v, _ := s.get(agg, string(group), TotalStart)
+	return v, nil
+}
+
 // TestRestore splits a stream at random points: everything flushed goes to a map
 // standing in for the store, a new engine restores the open windows from it and
-// carries on. The final results must equal one engine's over the whole stream.
+// carries on. The final results, and the running totals in the store, must equal
+// one engine's over the whole stream. Keys come and go (they leave memory and come
+// back), and the session aggregation overflows.
+//
+// With LoadTotal ("load") the engine is restored as a task restores it: the windows
+// only, the totals read when their keys need them. Without it ("legacy") the totals
+// are restored too, and stay in memory.
 func TestRestore(t *testing.T) {
 	c, err := config.Parse("t.yml", []byte(`
 aggregations:
   - {name: tumbling, group_by: [endpoint], window: {type: tumbling, size: 1m}, grace: 10s, quantiles: [0.5]}
   - {name: hopping, group_by: [endpoint, status], window: {type: hopping, size: 5m, advance: 1m}, grace: 10s}
-  - {name: session, group_by: [endpoint], window: {type: session, gap: 20s}, grace: 5s}
+  - {name: session, group_by: [endpoint], window: {type: session, gap: 20s}, grace: 5s, max_keys: 3}
   - {name: sliding, group_by: [region], window: {type: sliding, size: 30s}, grace: 5s}
 `))
 	if err != nil {
@@ -255,28 +318,25 @@ aggregations:
 	var events []*event.Event
 	for i := 0; i < 3000; i++ {
 		ts := int64(i)*100 + int64(rng.IntN(15000)) // out of order by up to 15 s
-		events = append(events, req(ts, []string{"/a", "/b"}[rng.IntN(2)], []int{200, 500}[rng.IntN(2)], float64(rng.IntN(100))))
+		ep := []string{"/a", "/b"}[rng.IntN(2)]
+		if i%7 == 0 {
+			ep = fmt.Sprintf("/s%d", (i/300)%4) // active 30 s, then quiet 90 s
+		}
+		events = append(events, req(ts, ep, []int{200, 500}[rng.IntN(2)], float64(rng.IntN(100))))
 	}
-	finalOf := func(split map[int]bool) map[string]string {
+	finalOf := func(withLoad bool, split map[int]bool) (map[string]string, *memStore) {
 		out := map[string]string{}
-		stored := map[string]Change{} // by agg|group|start
-		var st int64 = NoTime
-		e := New(c)
-		drain := func(f *Flush) {
-			for _, ch := range f.Changes {
-				k := fmt.Sprintf("%d|%s|%d", ch.Agg, ch.Group, ch.Start)
-				if ch.Value.Agg == nil {
-					delete(stored, k)
-					continue
-				}
-				b, _ := ch.Value.AppendBinary(nil) // copy, as a store would
-				var v aggregate.Value
-				if err := v.UnmarshalBinary(b); err != nil {
-					t.Fatal(err)
-				}
-				ch.Value = v
-				stored[k] = ch
+		st := newMemStore(t)
+		var streamTime int64 = NoTime
+		newEngine := func() *Engine {
+			if withLoad {
+				return NewWithOptions(c, Options{LoadTotal: st.load})
 			}
+			return New(c)
+		}
+		e := newEngine()
+		drain := func(f *Flush) {
+			st.apply(f)
 			for _, ch := range f.Closed {
 				k := fmt.Sprintf("%s|%s|%d|%d", e.Name(ch.Agg), ch.Group, ch.Start, ch.Value.End)
 				if _, dup := out[k]; dup {
@@ -284,15 +344,19 @@ aggregations:
 				}
 				out[k] = fmt.Sprintf("n=%d 5xx=%d sum=%v p50=%v last=%d", ch.Value.Agg.Count, ch.Value.Agg.ServerErrors, ch.Value.Agg.Sum, ch.Value.Agg.Quantile(0.5), ch.Value.Last)
 			}
-			st = f.StreamTime
+			streamTime = f.StreamTime
 		}
 		for i, ev := range events {
 			if split[i] {
 				drain(e.Flush())
-				e = New(c)
-				e.AdvanceTo(st)
-				for _, ch := range stored {
-					e.Restore(ch.Agg, []byte(ch.Group), ch.Start, ch.Value)
+				e = newEngine()
+				e.AdvanceTo(streamTime)
+				for _, s := range st.m {
+					if s.start == TotalStart && withLoad {
+						continue // read when needed
+					}
+					v, _ := st.get(s.agg, s.group, s.start)
+					e.Restore(s.agg, []byte(s.group), s.start, v)
 				}
 			}
 			e.Process(ev)
@@ -302,30 +366,58 @@ aggregations:
 		}
 		e.AdvanceTo(1 << 50)
 		drain(e.Flush())
-		for i := 0; i < 4; i++ {
+		if err := e.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range st.m {
+			if s.start == TotalStart {
+				v, _ := st.get(s.agg, s.group, s.start)
+				a := v.Agg
+				out[fmt.Sprintf("total|%s|%s", e.Name(s.agg), s.group)] = fmt.Sprintf("n=%d 5xx=%d values=%d sketch=%d last=%d", a.Count, a.ServerErrors, a.Values, sketchCount(a), v.Last)
+			}
+		}
+		// What is still in memory is what the store holds.
+		for i := range c.Aggregations {
 			e.Totals(i, func(g string, a *aggregate.Aggregate) {
-				out[fmt.Sprintf("total|%s|%s", e.Name(i), g)] = fmt.Sprintf("n=%d 5xx=%d values=%d sketch=%d", a.Count, a.ServerErrors, a.Values, sketchCount(a))
+				v, ok := st.get(i, g, TotalStart)
+				if !ok || v.Agg.Count != a.Count || v.Agg.Sum != a.Sum {
+					t.Fatalf("%s total of %q in memory: %d events, stored %+v", e.Name(i), g, a.Count, v.Agg)
+				}
 			})
 		}
-		return out
+		return out, st
 	}
-	whole := finalOf(nil)
+	whole, st := finalOf(false, nil)
 	if len(whole) < 100 {
 		t.Fatalf("only %d results", len(whole))
 	}
-	for trial := 0; trial < 5; trial++ {
+	if _, ok := whole["total|session|"+group(OverflowValue)]; !ok {
+		t.Fatalf("the session aggregation never overflowed")
+	}
+	if st.loads != 0 {
+		t.Fatalf("an engine without LoadTotal called it")
+	}
+	got, st := finalOf(true, nil)
+	if fmt.Sprint(got) != fmt.Sprint(whole) {
+		t.Fatalf("results with LoadTotal differ from those without:\n%v\n%v", got, whole)
+	}
+	if st.loads == 0 {
+		t.Fatalf("no key came back into memory: the test does not test eviction")
+	}
+	for trial := 0; trial < 10; trial++ {
 		split := map[int]bool{}
 		for j := 0; j < 10; j++ {
 			split[rng.IntN(len(events))] = true
 		}
-		got := finalOf(split)
+		withLoad := trial%2 == 1
+		got, _ := finalOf(withLoad, split)
 		for k, v := range whole {
 			if got[k] != v {
-				t.Fatalf("trial %d: window %s: %q after restores, %q in one run", trial, k, got[k], v)
+				t.Fatalf("trial %d (LoadTotal %v): %s: %q after restores, %q in one run", trial, withLoad, k, got[k], v)
 			}
 		}
 		if len(got) != len(whole) {
-			t.Fatalf("trial %d: %d results after restores, %d in one run", trial, len(got), len(whole))
+			t.Fatalf("trial %d (LoadTotal %v): %d results after restores, %d in one run", trial, withLoad, len(got), len(whole))
 		}
 	}
 }

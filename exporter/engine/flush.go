@@ -16,7 +16,9 @@ type Change struct {
 	Start int64  // window start, unix ms
 	// Value is the window's end, latest event time and aggregate. In Flush.Changes a
 	// nil Value.Agg means the window is gone (a session merged into another) and
-	// its stored copy must be deleted.
+	// its stored copy must be deleted. For a running total, End is TotalStart and
+	// Last the latest event time of the key's events, however late: what tells an
+	// idle key from an active one.
 	Value aggregate.Value
 }
 
@@ -34,10 +36,14 @@ type Flush struct {
 }
 
 // Flush collects the windows changed since the last call and the windows that have
-// closed since then, and drops closed windows from memory.
+// closed since then, and drops closed windows, and keys left without windows, from
+// memory. Once Err is set it reports no change.
 func (e *Engine) Flush() *Flush {
 	f := &e.flush
 	f.Changes, f.Closed, f.StreamTime = f.Changes[:0], f.Closed[:0], e.streamTime
+	if e.err != nil {
+		return f
+	}
 	for _, a := range e.aggs {
 		for _, k := range a.dirty {
 			for _, w := range k.windows.Removed {
@@ -45,7 +51,7 @@ func (e *Engine) Flush() *Flush {
 			}
 			k.windows.Removed = k.windows.Removed[:0]
 			f.Changes = append(f.Changes, Change{Agg: a.index, Group: k.group, Start: TotalStart,
-				Value: aggregate.Value{End: TotalStart, Last: e.streamTime, Agg: k.total}})
+				Value: aggregate.Value{End: TotalStart, Last: k.last, Agg: k.total}})
 			for i := range k.windows.Slots {
 				sl := &k.windows.Slots[i]
 				if sl.Dirty {
@@ -55,12 +61,16 @@ func (e *Engine) Flush() *Flush {
 				}
 			}
 			k.dirty = false
+			if len(k.windows.Slots) == 0 { // only late events: nothing keeps it
+				a.evict(k)
+			}
 		}
 		clear(a.dirty)
 		a.dirty = a.dirty[:0]
 		if e.streamTime >= a.nextClose {
 			f.Closed = a.close(e.streamTime, f.Closed)
 		}
+		a.stats.Keys = len(a.keys)
 	}
 	return f
 }
@@ -74,7 +84,7 @@ func change(agg int, group string, sl *window.Slot[*aggregate.Aggregate]) Change
 func (a *agg) close(st int64, closed []Change) []Change {
 	next := int64(math.MaxInt64)
 	windows := 0
-	for g, k := range a.keys {
+	for _, k := range a.keys {
 		slots := k.windows.Slots[:0]
 		for _, sl := range k.windows.Slots {
 			if !sl.Closed && a.spec.Closed(sl.Window, st) {
@@ -95,11 +105,11 @@ func (a *agg) close(st int64, closed []Change) []Change {
 		k.windows.Slots = slots
 		windows += len(slots)
 		if len(slots) == 0 && !k.dirty {
-			delete(a.keys, g)
+			a.evict(k)
 		}
 	}
 	a.nextClose = next
-	a.stats.Keys, a.stats.Windows = len(a.keys), windows
+	a.stats.Windows = windows
 	return closed
 }
 
@@ -120,17 +130,23 @@ func (e *Engine) Aggregation(name string) int {
 func (e *Engine) Name(i int) string { return e.aggs[i].name }
 
 // Restore puts a window read back from the store (on task start) into memory, at
-// the stream time set by AdvanceTo beforehand; a start of TotalStart restores the
-// key's running total instead (restore totals before windows). Windows already closed then are
+// the stream time set by AdvanceTo beforehand. Windows already closed then are
 // kept only while newer windows may need them (sliding); they are not published
-// again. A restored window is not dirty: the store already has it.
+// again. A restored window is not dirty: the store already has it. Restore reads
+// nothing: a restored key's running total is loaded (Options.LoadTotal) when an
+// event of the key comes.
+//
+// A start of TotalStart restores the key's running total instead: only needed
+// without LoadTotal (restore totals before windows then); with it, the total is
+// kept until the key needs it.
 func (e *Engine) Restore(agg int, group []byte, start int64, v aggregate.Value) {
 	a := e.aggs[agg]
 	if start == TotalStart {
-		a.totals[string(group)] = v.Agg
 		if k, ok := a.keys[string(group)]; ok {
-			k.total = v.Agg
+			k.total, k.last = v.Agg, v.Last
+			return
 		}
+		a.parked[string(group)] = v
 		return
 	}
 	w := window.Window{Start: start, End: v.End}
@@ -147,6 +163,8 @@ func (e *Engine) Restore(agg int, group []byte, start int64, v aggregate.Value) 
 		return cmp.Compare(s.Window.Start, t)
 	})
 	ws.Slots = slices.Insert(ws.Slots, i, window.Slot[*aggregate.Aggregate]{Window: w, Agg: v.Agg, Last: v.Last, Closed: closed})
+	k.expiry = max(k.expiry, a.spec.EvictTime(w))
+	a.hold(k)
 	if closed {
 		a.nextClose = min(a.nextClose, a.spec.EvictTime(w))
 	} else {
@@ -172,10 +190,18 @@ func (e *Engine) RestoreFrom(i int) int64 {
 	return st - s.Size - s.Grace
 }
 
-// Totals calls fn with the running total of every group key of aggregation i
-// (the aggregate must not be modified).
+// Totals calls fn with the running totals of aggregation i that are in memory
+// (the aggregates must not be modified): with Options.LoadTotal, those of the keys
+// in memory that had an event since they came in, and those given to Restore;
+// without it, every key's.
 func (e *Engine) Totals(i int, fn func(group string, total *aggregate.Aggregate)) {
-	for g, t := range e.aggs[i].totals {
-		fn(g, t)
+	a := e.aggs[i]
+	for g, k := range a.keys {
+		if k.total != nil {
+			fn(g, k.total)
+		}
+	}
+	for g, v := range a.parked {
+		fn(g, v.Agg)
 	}
 }
