@@ -52,3 +52,6 @@ func (e *ewma) observe(x, alpha float64, warmup int) {
 	}
 	e.n++
 }
+
+// clampScore keeps the score of a broken flat history finite but extreme.
+func clampScore(x float64) float64 { return math.Max(-1e6, math.Min(1e6, x)) }

@@ -1,35 +1,43 @@
 package metrics
 
 import (
-	"math"
-	"strconv"
-	"time"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/config"
-	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/stream"
 )
 
 // Collector exposes a View as metric families named from the aggregations.
 type Collector struct {
-	v         *View
-	schema    int32
-	aggs      []aggDescs
-	lastClose *prometheus.Desc
+	v                       *View
+	aggs                    []aggDescs
+	lastClose, forced, late *prometheus.Desc
 }
 
 type aggDescs struct {
 	requests, errors, latency, winRequests, winErrorRatio, winLatency, anomaly *prometheus.Desc
+	// after says which of the labels kwindow adds sort after every dimension;
+	// classFirst, that class sorts before every dimension.
+	after      map[string]bool
+	classFirst bool
+	// measureOrder lists the anomaly measures by name.
+	measureOrder []int
 }
 
 // NewCollector returns the collector of v; register it with the registry /metrics serves.
 func NewCollector(v *View) *Collector {
-	c := &Collector{v: v, schema: *v.cfg.Metrics.HistogramSchema,
+	c := &Collector{v: v,
 		lastClose: prometheus.NewDesc(stream.Namespace+"_window_last_close_timestamp_seconds",
-			"Unix time at which a window of the aggregation last closed (committed) on this instance; the start time until one has.", []string{"aggregation"}, nil)}
+			"Unix time at which a window of the aggregation last closed (committed) on this instance; the start time until one has.", []string{"aggregation"}, nil),
+		forced: prometheus.NewDesc(stream.Namespace+"_window_forced_total",
+			fmt.Sprintf("Windows exported in the window gauges and anomaly scores before every partition of this instance had closed them, because a key had more than %d closed windows waiting for a partition that lags behind.", maxPending), []string{"aggregation"}, nil),
+		late: prometheus.NewDesc(stream.Namespace+"_window_late_partials_total",
+			"Partial window results left out of the window gauges because they arrived after their window had been exported here (from a partition that joined this instance behind the others, or for a key dropped as idle); the counters include their events.", []string{"aggregation"}, nil),
+	}
 	for i := range v.cfg.Aggregations {
 		a := &v.cfg.Aggregations[i]
 		name := func(s string) string { return stream.Namespace + "_" + a.Name + "_" + s }
@@ -59,6 +67,13 @@ func NewCollector(v *View) *Collector {
 			d.anomaly = prometheus.NewDesc(name("anomaly_score"),
 				"z-score of the last closed "+a.Name+" window against the key's exponentially weighted history, by measure.", with("measure"), nil)
 		}
+		d.after = v.aggs[i].layout.after
+		d.classFirst = len(dims) == 0 || className < slices.Min(dims)
+		for j := range v.aggs[i].measures {
+			d.measureOrder = append(d.measureOrder, j)
+		}
+		ms := v.aggs[i].measures
+		slices.SortStableFunc(d.measureOrder, func(x, y int) int { return strings.Compare(ms[x].name, ms[y].name) })
 		c.aggs = append(c.aggs, d)
 	}
 	return c
@@ -67,6 +82,8 @@ func NewCollector(v *View) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lastClose
+	ch <- c.forced
+	ch <- c.late
 	for _, d := range c.aggs {
 		for _, desc := range []*prometheus.Desc{d.requests, d.errors, d.latency, d.winRequests, d.winErrorRatio, d.winLatency, d.anomaly} {
 			if desc != nil {
@@ -76,83 +93,107 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. It holds the view's lock only to copy
+// the pointers to the keys' snapshots, and builds the series outside it.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	v := c.v
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	low := v.lowStreamTime()
-	for i, av := range v.aggs {
-		d := &c.aggs[i]
-		ch <- prometheus.MustNewConstMetric(c.lastClose, prometheus.GaugeValue, float64(av.lastClose.UnixNano())/1e9, av.cfg.Name)
-		for _, k := range av.keys {
-			if v.idle(av, k) {
-				continue
-			}
-			for p, t := range k.totals {
-				part := strconv.Itoa(int(p))
-				ch <- prometheus.MustNewConstMetric(d.requests, prometheus.CounterValue, float64(t.Count), append(k.vals, part)...)
-				if d.errors != nil {
-					ch <- prometheus.MustNewConstMetric(d.errors, prometheus.CounterValue, float64(t.ClientErrors), append(k.vals, part, "client")...)
-					ch <- prometheus.MustNewConstMetric(d.errors, prometheus.CounterValue, float64(t.ServerErrors), append(k.vals, part, "server")...)
+	for i, s := range c.v.snapshot() {
+		a := &c.v.cfg.Aggregations[i]
+		ch <- prometheus.MustNewConstMetric(c.lastClose, prometheus.GaugeValue, float64(s.lastClose.UnixNano())/1e9, a.Name)
+		ch <- prometheus.MustNewConstMetric(c.forced, prometheus.CounterValue, float64(s.forced), a.Name)
+		ch <- prometheus.MustNewConstMetric(c.late, prometheus.CounterValue, float64(s.late), a.Name)
+		c.collectAgg(ch, &c.aggs[i], &s)
+	}
+}
+
+func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggSnapshot) {
+	keys := s.keys
+	slices.SortFunc(keys, func(a, b *keySnap) int { return cmpPairs(a.labels.pairs, b.labels.pairs) })
+	totals := 0
+	for _, k := range keys {
+		totals += len(k.totals)
+	}
+
+	// Counters and histograms of the running totals, per partition.
+	requests := newFamily[valueSeries](totals)
+	for _, k := range keys {
+		for _, t := range k.totals {
+			requests.add().set(d.requests, t.labels.plain, t.count, false)
+		}
+	}
+	requests.send(ch, d.after[partitionName])
+	if d.errors != nil {
+		// Class sorts before partition: class-major if it also sorts before
+		// every dimension, else key-major.
+		errors := newFamily[valueSeries](2 * totals)
+		if d.classFirst {
+			for _, k := range keys {
+				for _, t := range k.totals {
+					errors.add().set(d.errors, t.labels.client, t.client, false)
 				}
-				if d.latency != nil && t.Sketch != nil {
-					if m, err := c.histogram(d.latency, t, append(k.vals, part)); err == nil {
-						ch <- m
-					} else {
-						ch <- prometheus.NewInvalidMetric(d.latency, err)
-					}
+			}
+			for _, k := range keys {
+				for _, t := range k.totals {
+					errors.add().set(d.errors, t.labels.server, t.server, false)
 				}
 			}
-			if k.win == nil {
-				continue
-			}
-			if av.missing(k, low) {
-				// No event in the newest window: a count of 0 shows a stop at once.
-				ch <- prometheus.MustNewConstMetric(d.winRequests, prometheus.GaugeValue, 0, k.vals...)
-				continue
-			}
-			w := k.win
-			ch <- prometheus.MustNewConstMetric(d.winRequests, prometheus.GaugeValue, float64(w.Count), k.vals...)
-			if d.winErrorRatio != nil {
-				// An active key with no errors exports 0, not nothing.
-				ch <- prometheus.MustNewConstMetric(d.winErrorRatio, prometheus.GaugeValue, zeroIfNaN(w.ErrorRatio()), k.vals...)
-			}
-			if d.winLatency != nil && w.Values > 0 {
-				qs := make(map[float64]float64, len(av.cfg.Quantiles))
-				for _, q := range av.cfg.Quantiles {
-					qs[q] = w.Quantile(q)
+		} else {
+			for _, k := range keys {
+				for _, t := range k.totals {
+					errors.add().set(d.errors, t.labels.client, t.client, false)
 				}
-				ch <- prometheus.MustNewConstSummary(d.winLatency, w.Values, w.Sum, qs, k.vals...)
-			}
-			for j, m := range av.measures {
-				if e := k.anomaly[j]; e.hasScore {
-					ch <- prometheus.MustNewConstMetric(d.anomaly, prometheus.GaugeValue, clampScore(e.score), append(k.vals, m.name)...)
+				for _, t := range k.totals {
+					errors.add().set(d.errors, t.labels.server, t.server, false)
 				}
 			}
 		}
+		errors.send(ch, (d.classFirst || d.after[className]) && d.after[partitionName])
 	}
-}
-
-// histogram exports a running total's sketch as a native histogram, downscaled to
-// the configured schema (exact: buckets merge pairwise).
-func (c *Collector) histogram(desc *prometheus.Desc, t *aggregate.Aggregate, labels []string) (prometheus.Metric, error) {
-	s := t.Sketch
-	if s.Schema() > c.schema {
-		s = s.Clone()
-		s.Downscale(c.schema)
+	if d.latency != nil {
+		latency := newFamily[histSeries](totals)
+		for _, k := range keys {
+			for _, t := range k.totals {
+				if t.hasHist {
+					h := latency.add()
+					h.desc, h.labels = d.latency, t.labels.plain
+					t.hist.fill(&h.h)
+				}
+			}
+		}
+		latency.send(ch, d.after[partitionName])
 	}
-	pos, neg := s.NativeBuckets()
-	return prometheus.NewConstNativeHistogram(desc, s.Count(), s.Sum(), pos, neg, s.ZeroCount(), s.Schema(),
-		sketch.ZeroThreshold, time.Time{}, labels...)
-}
 
-func zeroIfNaN(x float64) float64 {
-	if math.IsNaN(x) {
-		return 0
+	// The newest complete window of each key.
+	windows := newFamily[valueSeries](len(keys))
+	ratios := newFamily[valueSeries](len(keys))
+	summaries := newFamily[summarySeries](len(keys))
+	anomaly := newFamily[valueSeries](len(keys) * len(d.measureOrder))
+	for _, k := range keys {
+		w := k.latest
+		if w == nil {
+			continue
+		}
+		if s.missingCheck && w.start < s.newestStart {
+			// No event in the newest window: a count of 0 shows a stop at once.
+			windows.add().set(d.winRequests, k.labels.pairs, 0, true)
+			continue
+		}
+		windows.add().set(d.winRequests, k.labels.pairs, w.count, true)
+		if d.winErrorRatio != nil {
+			// An active key with no errors exports 0, not nothing.
+			ratios.add().set(d.winErrorRatio, k.labels.pairs, w.ratio, true)
+		}
+		if d.winLatency != nil && w.summary != nil {
+			sm := summaries.add()
+			sm.desc, sm.labels, sm.s = d.winLatency, k.labels.pairs, w.summary
+		}
+		for _, j := range d.measureOrder {
+			if w.hasScore[j] {
+				anomaly.add().set(d.anomaly, k.labels.measures[j], w.scores[j], true)
+			}
+		}
 	}
-	return x
+	windows.send(ch, true)
+	ratios.send(ch, true)
+	summaries.send(ch, true)
+	anomaly.send(ch, d.after[measureName])
 }
-
-// clampScore keeps the score of a broken flat history finite but extreme.
-func clampScore(x float64) float64 { return math.Max(-1e6, math.Min(1e6, x)) }

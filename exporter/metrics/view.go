@@ -1,40 +1,74 @@
 package metrics
 
 import (
+	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/kwindow/kwindow/exporter/aggregate"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
-	"github.com/kwindow/kwindow/exporter/store"
 	"github.com/kwindow/kwindow/exporter/stream"
+	win "github.com/kwindow/kwindow/exporter/window"
 )
 
 // View is the committed state /metrics exposes. It implements stream.Sink; its
 // methods are safe for concurrent use with Collect.
+//
+// The Sink methods run on the stream runtime's processing goroutine. They keep
+// what they build under mu and publish, per key, an immutable keySnap, replaced
+// (never modified) when the key changes. Collect holds mu only to copy the
+// pointers to those snapshots and builds the metrics outside it, so a scrape,
+// however long, never holds back processing.
 type View struct {
-	cfg  *config.Config
-	now  func() time.Time
+	cfg    *config.Config
+	now    func() time.Time
+	schema int32 // of the exported native histograms
+
 	mu   sync.Mutex
 	aggs []*aggView
 	// streamTimes of the partitions this instance runs.
 	streamTimes map[int32]int64
+	partPairs   map[int32]*dto.LabelPair // the partition label of each partition
+	hists       histBuilder              // scratch
 }
 
 type aggView struct {
-	cfg       *config.Aggregation
-	spec      windowSpec
-	keys      map[string]*keyView
-	newest    int64 // latest window start seen, for idleness
-	newestEnd int64
-	lastClose time.Time // wall time a window last closed here
-	measures  []measure
-}
+	cfg         *config.Aggregation
+	spec        win.Spec
+	span        int64 // window size (gap for sessions): the unit of idle_windows
+	idleWindows int
+	aligned     bool // tumbling or hopping: every key has the same windows
+	layout      dimLayout
+	measures    []measure
+	mpairs      []*dto.LabelPair // the measure label of each measure
+	latency     bool             // the aggregation exports a latency histogram
+	quantiles   []float64        // of the window summary, sorted
+	errors      bool             // and error counters
 
-type windowSpec struct{ size, grace int64 }
+	keys  map[string]*keyView
+	list  []*keyView // the keys, in no order; keyView.pos indexes it
+	snaps []*keySnap // what Collect reads: snaps[i] is list[i]'s
+	dirty []*keyView // keys whose snapshot is out of date
+
+	// newest is the newest window complete on every local partition (for any
+	// key): keys with no event in it export a count of 0, and keys whose last
+	// event is idle_windows windows before it are dropped.
+	newest      win.Window
+	hasNewest   bool
+	newestMoved bool
+	waiting     map[*keyView]struct{} // keys with pending windows
+	due         int64                 // no pending window completes before this stream time
+	overfull    []*keyView            // keys with more than maxPending pending windows
+
+	lastClose time.Time // wall time a window last closed here
+	forced    uint64    // windows exported before every local partition had closed them
+	late      uint64    // partial results that arrived after their window was exported
+}
 
 type measure struct {
 	name string
@@ -42,31 +76,56 @@ type measure struct {
 	kind int     // 0 count, 1 error ratio, 2 quantile
 }
 
+// keyView is a group key as the processing side keeps it (under View.mu).
 type keyView struct {
-	vals   []string
-	totals map[int32]*aggregate.Aggregate // running totals by partition
-	// The newest window: partial results of the local partitions merged.
-	start, end int64
-	win        *aggregate.Aggregate
-	scored     bool // the newest window has gone into the anomaly history
-	lastActive int64
-	anomaly    []ewma // by aggregation measure
+	pos    int // index in aggView.list, -1 once dropped
+	group  string
+	labels *keyLabels
+	totals []*partTotal // running totals by partition, sorted by partition label
+	// pending are the closed windows not yet complete here (a local partition has
+	// not closed them yet), partial results of the local partitions merged, by
+	// close time.
+	pending   []pendingWindow
+	doneClose int64    // close time of the newest complete window, MinInt64 if none
+	latest    *winSnap // the newest complete window, nil if none
+	last      int64    // the key's latest event time, from its totals and windows
+	anomaly   []ewma   // by aggregation measure
+	dirty     bool
+}
+
+// keySnap is what Collect reads of a key: immutable once published.
+type keySnap struct {
+	labels *keyLabels
+	totals []*partTotal
+	latest *winSnap
+}
+
+// partTotal is a key's running total on one partition: immutable.
+type partTotal struct {
+	partition             int32
+	label                 string // partition label value
+	labels                *partLabels
+	count, client, server float64
+	hist                  hist
+	hasHist               bool // the aggregation has quantiles and the total a sketch
 }
 
 // NewView returns an empty view for cfg.
 func NewView(cfg *config.Config) *View {
-	v := &View{cfg: cfg, now: time.Now, streamTimes: map[int32]int64{}}
+	v := &View{cfg: cfg, now: time.Now, schema: sketchSchema(cfg), streamTimes: map[int32]int64{}, partPairs: map[int32]*dto.LabelPair{}}
 	started := v.now()
 	for i := range cfg.Aggregations {
 		a := &cfg.Aggregations[i]
 		s := a.WindowSpec()
-		size := s.Size
-		if size == 0 {
-			size = s.Gap
+		span := s.Size
+		if s.Kind == win.Session {
+			span = s.Gap
 		}
 		// lastClose starts at the start, so "nothing closed for a while" also covers
 		// "nothing closed since the start".
-		av := &aggView{cfg: a, spec: windowSpec{size: size, grace: s.Grace}, keys: map[string]*keyView{}, newest: math.MinInt64, lastClose: started}
+		av := &aggView{cfg: a, spec: s, span: span, idleWindows: cfg.Metrics.IdleWindows, aligned: s.Kind == win.Tumbling || s.Kind == win.Hopping,
+			layout: newDimLayout(a.GroupBy), latency: len(a.Quantiles) > 0, errors: a.Has(config.Errors),
+			keys: map[string]*keyView{}, waiting: map[*keyView]struct{}{}, due: math.MaxInt64, lastClose: started}
 		if a.Anomaly != nil {
 			for _, m := range a.Anomaly.Measures {
 				switch m {
@@ -79,27 +138,57 @@ func NewView(cfg *config.Config) *View {
 					av.measures = append(av.measures, measure{name: m, q: q, kind: 2})
 				}
 			}
+			for i := range av.measures {
+				av.mpairs = append(av.mpairs, &dto.LabelPair{Name: &measureName, Value: &av.measures[i].name})
+			}
 		}
+		av.quantiles = slices.Sorted(slices.Values(a.Quantiles))
 		v.aggs = append(v.aggs, av)
 	}
 	return v
 }
 
+func sketchSchema(cfg *config.Config) int32 {
+	if s := cfg.Metrics.HistogramSchema; s != nil {
+		return *s
+	}
+	return 3
+}
+
 var _ stream.Sink = (*View)(nil)
 
+// key returns the key of group, creating it.
 func (av *aggView) key(group string) *keyView {
-	k := av.keys[group]
-	if k == nil {
-		vals, _ := store.SplitGroup([]byte(group))
-		k = &keyView{totals: map[int32]*aggregate.Aggregate{}, start: math.MinInt64, lastActive: math.MinInt64,
-			anomaly: make([]ewma, len(av.measures))}
-		for _, b := range vals {
-			k.vals = append(k.vals, string(b))
-		}
-		k.vals = slices.Clip(k.vals) // Collect appends labels to it
-		av.keys[group] = k
+	if k := av.keys[group]; k != nil {
+		return k
 	}
+	k := &keyView{pos: len(av.list), group: group, labels: av.layout.newKeyLabels(group, av.mpairs),
+		doneClose: math.MinInt64, last: math.MinInt64, anomaly: make([]ewma, len(av.measures))}
+	av.keys[group] = k
+	av.list = append(av.list, k)
+	av.snaps = append(av.snaps, nil)
+	av.markDirty(k)
 	return k
+}
+
+func (av *aggView) markDirty(k *keyView) {
+	if !k.dirty {
+		k.dirty = true
+		av.dirty = append(av.dirty, k)
+	}
+}
+
+// drop removes k from the view.
+func (av *aggView) drop(k *keyView) {
+	last := len(av.list) - 1
+	moved := av.list[last]
+	av.list[k.pos], av.snaps[k.pos] = moved, av.snaps[last]
+	moved.pos = k.pos
+	av.list[last], av.snaps[last] = nil, nil
+	av.list, av.snaps = av.list[:last], av.snaps[:last]
+	k.pos = -1
+	delete(av.keys, k.group)
+	delete(av.waiting, k)
 }
 
 // Active implements stream.Sink.
@@ -107,13 +196,10 @@ func (v *View) Active(partition int32, streamTime int64, totals []engine.Change)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.streamTimes[partition] = streamTime
-	for _, c := range totals {
-		av := v.aggs[c.Agg]
-		k := av.key(c.Group)
-		k.totals[partition] = c.Value.Agg.Clone()
-		// A key restored with no window yet is active as of its last event.
-		k.lastActive = max(k.lastActive, c.Value.Last)
+	for i := range totals {
+		v.setTotal(partition, &totals[i])
 	}
+	v.settle()
 }
 
 // Inactive implements stream.Sink.
@@ -122,10 +208,22 @@ func (v *View) Inactive(partition int32) {
 	defer v.mu.Unlock()
 	delete(v.streamTimes, partition)
 	for _, av := range v.aggs {
-		for _, k := range av.keys {
-			delete(k.totals, partition)
+		for i := len(av.list) - 1; i >= 0; i-- {
+			k := av.list[i]
+			j := slices.IndexFunc(k.totals, func(t *partTotal) bool { return t.partition == partition })
+			if j < 0 {
+				continue
+			}
+			k.totals = slices.Delete(k.totals, j, j+1)
+			if len(k.totals) == 0 && k.latest == nil && len(k.pending) == 0 {
+				av.drop(k) // nothing left to export
+				continue
+			}
+			av.markDirty(k)
 		}
 	}
+	// Windows the partition could still have added to are complete without it.
+	v.settle()
 }
 
 // Committed implements stream.Sink.
@@ -133,94 +231,114 @@ func (v *View) Committed(commits []stream.Commit) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := v.now()
+	// Stream times first: the partial results of one call are all committed, so
+	// a window may complete with results from later commits of the same call.
 	for _, c := range commits {
 		v.streamTimes[c.Partition] = c.StreamTime
-		for _, t := range c.Totals {
-			av := v.aggs[t.Agg]
-			k := av.key(t.Group)
-			if cur := k.totals[c.Partition]; cur != nil {
-				*cur = *t.Value.Agg
-				if t.Value.Agg.Sketch != nil {
-					cur.Sketch = t.Value.Agg.Sketch.Clone()
-				}
-			} else {
-				k.totals[c.Partition] = t.Value.Agg.Clone()
-			}
-			k.lastActive = max(k.lastActive, c.StreamTime)
+	}
+	for _, c := range commits {
+		for i := range c.Totals {
+			v.setTotal(c.Partition, &c.Totals[i])
 		}
-		for _, r := range c.Closed {
-			av := v.aggs[r.Agg]
-			av.lastClose = now
-			k := av.key(r.Group)
-			switch {
-			case r.Start > k.start:
-				v.score(av, k) // the previous window is complete: no partition can add to it
-				k.start, k.end, k.win, k.scored = r.Start, r.Value.End, r.Value.Agg.Clone(), false
-			case r.Start == k.start:
-				k.win.Merge(r.Value.Agg) // another partition's part of the same window
-			default:
-				continue // an older window closing late on another partition
-			}
-			if r.Start > av.newest {
-				av.newest, av.newestEnd = r.Start, r.Value.End
-			}
+		for i := range c.Closed {
+			v.addPartial(&c.Closed[i], now)
 		}
 	}
-	// A window is complete here once every local partition's stream time has passed
-	// its close: score it then rather than wait for the next one.
+	v.settle()
+}
+
+// settle completes the windows every local partition has closed, bounds the
+// pending ones, drops idle keys and publishes what changed.
+func (v *View) settle() {
 	low := v.lowStreamTime()
 	for _, av := range v.aggs {
-		for _, k := range av.keys {
-			if k.win != nil && !k.scored && low >= k.end+av.spec.grace {
-				v.score(av, k)
+		v.complete(av, low)
+		for _, k := range av.overfull {
+			for len(k.pending) > maxPending {
+				v.finish(av, k, true)
+			}
+			if len(k.pending) == 0 {
+				delete(av.waiting, k)
 			}
 		}
+		clear(av.overfull)
+		av.overfull = av.overfull[:0]
+		if av.newestMoved {
+			av.newestMoved = false
+			v.dropIdle(av)
+		}
+		for _, k := range av.dirty {
+			k.dirty = false
+			if k.pos >= 0 {
+				av.snaps[k.pos] = &keySnap{labels: k.labels, totals: slices.Clone(k.totals), latest: k.latest}
+			}
+		}
+		clear(av.dirty)
+		av.dirty = av.dirty[:0]
 	}
 }
 
-// lowStreamTime is the smallest stream time of the local partitions.
+// lowStreamTime is the smallest stream time of the local partitions, not counting
+// partitions that never had an event (engine.NoTime): they have published nothing
+// and a window would otherwise wait for them forever.
 func (v *View) lowStreamTime() int64 {
 	low := int64(math.MaxInt64)
 	for _, st := range v.streamTimes {
-		low = min(low, st)
+		if st != engine.NoTime {
+			low = min(low, st)
+		}
 	}
 	return low
 }
 
-// missing reports whether k had no event in the aggregation's newest window,
-// once that window is complete on every local partition: its count is then 0.
-func (av *aggView) missing(k *keyView, low int64) bool {
-	return k.start < av.newest && low >= av.newestEnd+av.spec.grace
-}
-
-// score adds k's newest window to its anomaly history, once.
-func (v *View) score(av *aggView, k *keyView) {
-	if k.win == nil || k.scored || av.cfg.Anomaly == nil {
+// setTotal records a key's running total on a partition, replacing the previous
+// one (which a scrape may still be reading).
+func (v *View) setTotal(partition int32, c *engine.Change) {
+	if c.Agg < 0 || c.Agg >= len(v.aggs) || c.Value.Agg == nil {
 		return
 	}
-	k.scored = true
-	for i, m := range av.measures {
-		var x float64
-		switch m.kind {
-		case 0:
-			x = float64(k.win.Count)
-		case 1:
-			x = k.win.ErrorRatio()
-		default:
-			x = k.win.Quantile(m.q)
+	av := v.aggs[c.Agg]
+	k := av.keys[c.Group]
+	if k == nil {
+		if av.idle(c.Value.Last) {
+			return // e.g. late events of a key dropped as idle: it stays dropped
 		}
-		k.anomaly[i].observe(x, av.cfg.Anomaly.Alpha, av.cfg.Anomaly.Warmup)
+		k = av.key(c.Group)
 	}
+	k.last = max(k.last, c.Value.Last)
+	a := c.Value.Agg
+	t := &partTotal{partition: partition, count: float64(a.Count), client: float64(a.ClientErrors), server: float64(a.ServerErrors)}
+	if av.latency && a.Sketch != nil {
+		v.hists.build(&t.hist, a.Sketch, v.schema)
+		t.hasHist = true
+	}
+	pair := v.partPair(partition)
+	t.label = pair.GetValue()
+	i, found := slices.BinarySearchFunc(k.totals, t.label, func(x *partTotal, label string) int {
+		return cmp.Compare(x.label, label)
+	})
+	if found {
+		t.labels = k.totals[i].labels
+		k.totals[i] = t
+	} else {
+		t.labels = &partLabels{plain: withPairs(k.labels.pairs, pair)}
+		if av.errors {
+			t.labels.client = withPairs(k.labels.pairs, clientPair, pair)
+			t.labels.server = withPairs(k.labels.pairs, serverPair, pair)
+		}
+		k.totals = slices.Insert(k.totals, i, t)
+	}
+	av.markDirty(k)
 }
 
-// idle reports whether k has had no window for IdleWindows windows of its
-// aggregation: its series are no longer exported.
-func (v *View) idle(av *aggView, k *keyView) bool {
-	if av.newest == math.MinInt64 {
-		return false
+func (v *View) partPair(p int32) *dto.LabelPair {
+	pair := v.partPairs[p]
+	if pair == nil {
+		value := strconv.Itoa(int(p))
+		pair = &dto.LabelPair{Name: &partitionName, Value: &value}
+		v.partPairs[p] = pair
 	}
-	last := max(k.start, k.lastActive-av.spec.size)
-	return last < av.newest-int64(v.cfg.Metrics.IdleWindows)*av.spec.size
+	return pair
 }
 
 // LastClose is the wall time a window of aggregation i last closed here.
@@ -228,4 +346,25 @@ func (v *View) LastClose(i int) time.Time {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.aggs[i].lastClose
+}
+
+// aggSnapshot is what Collect reads of an aggregation.
+type aggSnapshot struct {
+	keys         []*keySnap
+	newestStart  int64
+	missingCheck bool // keys whose window is older than newestStart had no event in it
+	lastClose    time.Time
+	forced, late uint64
+}
+
+// snapshot copies, under the lock, the pointers Collect needs.
+func (v *View) snapshot() []aggSnapshot {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]aggSnapshot, len(v.aggs))
+	for i, av := range v.aggs {
+		out[i] = aggSnapshot{keys: slices.Clone(av.snaps), newestStart: av.newest.Start, missingCheck: av.aligned && av.hasNewest,
+			lastClose: av.lastClose, forced: av.forced, late: av.late}
+	}
+	return out
 }

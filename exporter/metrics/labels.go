@@ -1,0 +1,115 @@
+package metrics
+
+import (
+	"cmp"
+	"slices"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/kwindow/kwindow/exporter/store"
+)
+
+// Label pairs are built once per key (and once per key and partition), sorted
+// by name as the registry wants them, and shared by every series and scrape:
+// a scrape allocates no label pairs. They are never modified once built.
+
+// Names of the labels kwindow adds to the group-by dimensions.
+var (
+	partitionName = "partition"
+	className     = "class"
+	measureName   = "measure"
+	clientValue   = "client"
+	serverValue   = "server"
+	clientPair    = &dto.LabelPair{Name: &className, Value: &clientValue}
+	serverPair    = &dto.LabelPair{Name: &className, Value: &serverValue}
+)
+
+// keyLabels are the label pairs of one group key.
+type keyLabels struct {
+	vals  []string         // dimension values, in group_by order
+	pairs []*dto.LabelPair // the dimensions, sorted by name
+	// measures holds, per anomaly measure of the aggregation, pairs with the
+	// measure label added (nil without anomaly scores).
+	measures [][]*dto.LabelPair
+}
+
+// partLabels are the label pairs of a key's series of one partition.
+type partLabels struct {
+	plain          []*dto.LabelPair // dimensions and partition
+	client, server []*dto.LabelPair // and class, when the aggregation counts errors
+}
+
+// dimLayout is how an aggregation's dimensions sort by name.
+type dimLayout struct {
+	order []int    // group_by indexes, by name
+	names []string // the names in that order (the label pairs point into it)
+	// after reports whether each extra label name sorts after every dimension:
+	// a key-major scrape of a family with only such extra labels is sorted.
+	after map[string]bool
+}
+
+func newDimLayout(groupBy []string) dimLayout {
+	l := dimLayout{order: make([]int, len(groupBy)), after: map[string]bool{}}
+	for i := range l.order {
+		l.order[i] = i
+	}
+	slices.SortStableFunc(l.order, func(a, b int) int { return cmp.Compare(groupBy[a], groupBy[b]) })
+	for _, i := range l.order {
+		l.names = append(l.names, groupBy[i])
+	}
+	for _, extra := range []string{partitionName, className, measureName} {
+		l.after[extra] = len(l.names) == 0 || extra > l.names[len(l.names)-1]
+	}
+	return l
+}
+
+// newKeyLabels decodes an encoded group key into its label pairs. A key that
+// does not decode to one value per dimension (never written by the engine) gets
+// empty values for the missing ones, so its series stay well-formed.
+func (l *dimLayout) newKeyLabels(group string, measures []*dto.LabelPair) *keyLabels {
+	raw, _ := store.SplitGroup([]byte(group))
+	k := &keyLabels{vals: make([]string, len(l.order))}
+	for i := range k.vals {
+		if i < len(raw) {
+			k.vals[i] = string(raw[i])
+		}
+	}
+	pairs := make([]dto.LabelPair, len(l.order))
+	k.pairs = make([]*dto.LabelPair, len(l.order))
+	for j, i := range l.order {
+		pairs[j].Name, pairs[j].Value = &l.names[j], &k.vals[i]
+		k.pairs[j] = &pairs[j]
+	}
+	if len(measures) > 0 {
+		k.measures = make([][]*dto.LabelPair, len(measures))
+		for i, m := range measures {
+			k.measures[i] = withPairs(k.pairs, m)
+		}
+	}
+	return k
+}
+
+// withPairs returns pairs (sorted by name) with extra (sorted by name) merged in.
+func withPairs(pairs []*dto.LabelPair, extra ...*dto.LabelPair) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, 0, len(pairs)+len(extra))
+	i := 0
+	for _, e := range extra {
+		for i < len(pairs) && pairs[i].GetName() < e.GetName() {
+			out = append(out, pairs[i])
+			i++
+		}
+		out = append(out, e)
+	}
+	return append(out, pairs[i:]...)
+}
+
+// cmpPairs orders label sets as the registry sorts the series of a family: by
+// the values of the labels in name order (both sets have the same names).
+func cmpPairs(a, b []*dto.LabelPair) int {
+	for i := range min(len(a), len(b)) {
+		if c := cmp.Compare(a[i].GetValue(), b[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}

@@ -1,0 +1,220 @@
+package metrics
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/kwindow/kwindow/exporter/aggregate"
+	"github.com/kwindow/kwindow/exporter/engine"
+	win "github.com/kwindow/kwindow/exporter/window"
+)
+
+// A key's window gauges and anomaly scores show only windows complete on this
+// instance: closed by every local partition (its committed stream time has
+// passed the window's close time, window.Spec.CloseTime), or by every partition
+// still local. Until then the partial results of the partitions that closed it
+// wait, merged, in the key's pending windows; complete windows are exported and
+// scored once each, in window order.
+
+// maxPending bounds the closed windows a key keeps waiting for a local partition
+// that lags behind: when a fifth arrives, the oldest is exported and scored as it
+// is (without the lagging partition's part) and counted in
+// kwindow_window_forced_total, so a partition that never catches up costs at most
+// maxPending windows per key.
+const maxPending = 4
+
+type pendingWindow struct {
+	w     win.Window
+	close int64
+	agg   *aggregate.Aggregate
+	owned bool // agg is the view's copy, not the engine's final result
+}
+
+// winSnap is the newest complete window of a key as exported: immutable.
+type winSnap struct {
+	start   int64
+	count   float64
+	ratio   float64 // 5xx share, 0 for a window without events
+	values  uint64  // events with a value, and their sum
+	sum     float64
+	summary *dto.Summary // nil when no event carried a value; points into the winSnap
+	// Anomaly scores per measure, as of this window.
+	scores   []float64
+	hasScore []bool
+}
+
+// addPartial adds one partition's result of a closed window to the key's
+// pending windows.
+func (v *View) addPartial(r *engine.Change, now time.Time) {
+	if r.Agg < 0 || r.Agg >= len(v.aggs) || r.Value.Agg == nil {
+		return
+	}
+	av := v.aggs[r.Agg]
+	av.lastClose = now
+	k := av.keys[r.Group]
+	if k == nil {
+		if av.idle(r.Value.Last) {
+			av.late++ // older than anything still exported
+			return
+		}
+		k = av.key(r.Group)
+	}
+	k.last = max(k.last, r.Value.Last)
+	w := win.Window{Start: r.Start, End: r.Value.End}
+	ct := av.closeTime(w)
+	if ct <= k.doneClose {
+		// Its window was exported and scored already: a partition that joined
+		// this instance behind the others closed it after the rest.
+		av.late++
+		return
+	}
+	i, found := slices.BinarySearchFunc(k.pending, w, func(p pendingWindow, w win.Window) int {
+		if c := cmp.Compare(p.close, ct); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(p.w.Start, w.Start); c != 0 {
+			return c
+		}
+		return cmp.Compare(p.w.End, w.End)
+	})
+	if found {
+		p := &k.pending[i]
+		if !p.owned {
+			p.agg, p.owned = p.agg.Clone(), true // the engine's result is never modified
+		}
+		p.agg.Merge(r.Value.Agg)
+		return
+	}
+	k.pending = slices.Insert(k.pending, i, pendingWindow{w: w, close: ct, agg: r.Value.Agg})
+	av.waiting[k] = struct{}{}
+	av.due = min(av.due, ct)
+	if len(k.pending) == maxPending+1 {
+		av.overfull = append(av.overfull, k)
+	}
+}
+
+// closeTime is w's close time, MaxInt64 if it overflows.
+func (av *aggView) closeTime(w win.Window) int64 {
+	ct := av.spec.CloseTime(w)
+	if ct < w.Start {
+		return math.MaxInt64
+	}
+	return ct
+}
+
+// complete exports and scores, in window order, the pending windows that every
+// local partition has closed.
+func (v *View) complete(av *aggView, low int64) {
+	if low < av.due {
+		return
+	}
+	due := int64(math.MaxInt64)
+	for k := range av.waiting {
+		for len(k.pending) > 0 && k.pending[0].close <= low {
+			v.finish(av, k, false)
+		}
+		if len(k.pending) == 0 {
+			delete(av.waiting, k)
+		} else {
+			due = min(due, k.pending[0].close)
+		}
+	}
+	av.due = due
+}
+
+// finish makes k's oldest pending window its newest complete one: exported in the
+// window gauges and added to the anomaly history. forced says it is incomplete.
+func (v *View) finish(av *aggView, k *keyView, forced bool) {
+	p := k.pending[0]
+	k.pending[0] = pendingWindow{}
+	k.pending = k.pending[1:]
+	if len(k.pending) == 0 {
+		k.pending = nil
+	}
+	k.doneClose = p.close
+	k.latest = av.windowSnap(k, p)
+	av.markDirty(k)
+	if forced {
+		av.forced++
+		return
+	}
+	if !av.hasNewest || p.w.Start > av.newest.Start {
+		av.newest, av.hasNewest, av.newestMoved = p.w, true, true
+	}
+}
+
+// windowSnap computes what a complete window exports and scores it.
+func (av *aggView) windowSnap(k *keyView, p pendingWindow) *winSnap {
+	a := p.agg
+	w := &winSnap{start: p.w.Start, count: float64(a.Count), ratio: zeroIfNaN(a.ErrorRatio()), values: a.Values, sum: a.Sum}
+	if av.latency && a.Values > 0 {
+		s := &dto.Summary{SampleCount: &w.values, SampleSum: &w.sum, Quantile: make([]*dto.Quantile, len(av.quantiles))}
+		qs := make([]dto.Quantile, len(av.quantiles))
+		for i := range av.quantiles {
+			q := &av.quantiles[i]
+			qs[i].Quantile, qs[i].Value = q, new(a.Quantile(*q))
+			s.Quantile[i] = &qs[i]
+		}
+		w.summary = s
+	}
+	if an := av.cfg.Anomaly; an != nil {
+		w.scores, w.hasScore = make([]float64, len(av.measures)), make([]bool, len(av.measures))
+		for i, m := range av.measures {
+			var x float64
+			switch m.kind {
+			case 0:
+				x = float64(a.Count)
+			case 1:
+				x = a.ErrorRatio()
+			default:
+				x = a.Quantile(m.q)
+			}
+			e := &k.anomaly[i]
+			e.observe(x, an.Alpha, an.Warmup)
+			w.scores[i], w.hasScore[i] = clampScore(e.score), e.hasScore
+		}
+	}
+	return w
+}
+
+// dropIdle removes the keys with no event for metrics.idle_windows windows
+// before the newest complete one. A key that comes back starts again from its
+// next commit, which carries its whole running total.
+func (v *View) dropIdle(av *aggView) {
+	for i := len(av.list) - 1; i >= 0; i-- {
+		if k := av.list[i]; len(k.pending) == 0 && av.idle(k.last) {
+			av.drop(k)
+		}
+	}
+}
+
+// idle reports whether a key whose latest event is at last is idle: no event
+// for idle_windows windows before the newest complete window.
+func (av *aggView) idle(last int64) bool {
+	return av.hasNewest && last < subSat(av.newest.Start, mulSat(int64(av.idleWindows), av.span))
+}
+
+func zeroIfNaN(x float64) float64 {
+	if math.IsNaN(x) {
+		return 0
+	}
+	return x
+}
+
+func subSat(a, b int64) int64 {
+	if b > 0 && a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
+}
+
+func mulSat(a, b int64) int64 {
+	if a > 0 && b > 0 && a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}
