@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
@@ -60,7 +61,10 @@ func main() {
 	addConfigCommand(app, g)
 
 	if _, err := app.Parse(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "kwindow:", err)
+		// A configuration error lists every problem, one per line.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(os.Stderr, "kwindow:", line)
+		}
 		os.Exit(1)
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/kwindow/kwindow/exporter/event"
 	"github.com/kwindow/kwindow/exporter/window"
@@ -41,6 +42,10 @@ func (c *Config) EventSchema() event.Schema {
 		s.MaxFutureSkew = e.MaxFutureSkew.Millis()
 	}
 	s.MaxSize = e.MaxSize
+	s.MaxDimensionLength = e.MaxDimensionLength
+	if t, err := time.Parse(time.RFC3339Nano, e.MinTimestamp); err == nil {
+		s.MinTime = t.UnixMilli()
+	}
 	return s
 }
 

@@ -1,7 +1,14 @@
 // Package config is kwindow's one YAML schema: how to read events and which windowed
-// aggregations to compute. Load parses strictly (an unknown field is an error), fills
-// defaults and validates everything in one place, so a bad file is refused at start
-// with the field's path and line, never halfway through a run.
+// aggregations to compute. Parse reads strictly (an unknown field is an error that
+// names the closest valid field), gives defaults to the fields the file does not
+// set, and validates everything in one place, so a bad file is refused at start,
+// never halfway through a run, with every problem at once, each on its own line
+// with the file, line and field path.
+//
+// Validation covers more than each field's range: names that would collide in
+// /metrics (a dimension named le, an aggregation whose metric names are another's)
+// and values that franz-go or Kafka would refuse at start (a session timeout below
+// the heartbeat interval, a topic name too long) are refused here, with the reason.
 package config
 
 import (
@@ -9,8 +16,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -49,16 +57,19 @@ type Events struct {
 	// Dimensions are the fields aggregations may group by.
 	Dimensions []Dimension `yaml:"dimensions"`
 	// MaxFutureSkew: an event time further than this ahead of the wall clock is
-	// rejected as absurd (it would close every open window). 0 disables. Default 1h.
+	// rejected as absurd (it would close every open window). Always applied: must
+	// be > 0. Default 1h.
 	MaxFutureSkew *Duration `yaml:"max_future_skew"`
-	// MaxSize: larger events are rejected (bytes). Default 1 MiB.
+	// MaxSize: larger events are rejected (bytes), 1 to 100 MiB (franz-go reads
+	// at most 100 MiB from a broker at once). Default 1 MiB.
 	MaxSize int `yaml:"max_size"`
 	// MaxDimensionLength: an event with a longer dimension value is rejected
 	// (bytes), so that no key, result or changelog record kwindow writes can
-	// outgrow what it read. Default 1024.
+	// outgrow what it read. 1 to 64 KiB; default 1024.
 	MaxDimensionLength int `yaml:"max_dimension_length"`
 	// MinTimestamp: an earlier event time (from the payload or the Kafka record
-	// time) is rejected as absurd. RFC 3339; default 2000-01-01T00:00:00Z.
+	// time) is rejected as absurd. RFC 3339, after 1970 and before now; default
+	// 2000-01-01T00:00:00Z.
 	MinTimestamp string `yaml:"min_timestamp"`
 }
 
@@ -98,7 +109,10 @@ type Status struct {
 
 // Dimension is a field aggregations can group by.
 type Dimension struct {
-	// Name is how aggregations and metric labels refer to it.
+	// Name is how aggregations and metric labels refer to it: a Prometheus label
+	// name ([a-zA-Z_][a-zA-Z0-9_]*), none of the labels kwindow adds itself
+	// (partition, class, quantile, le, measure, aggregation) or Prometheus sets
+	// (instance, job), and not starting with __.
 	Name string `yaml:"name"`
 	// Field is the JSON path; default the name.
 	Field string `yaml:"field"`
@@ -110,29 +124,35 @@ type Dimension struct {
 
 // Aggregation is one windowed aggregation.
 type Aggregation struct {
-	// Name names the aggregation in metrics, the API and the store: [a-zA-Z_][a-zA-Z0-9_]*.
+	// Name names the aggregation in metrics, the API and the store:
+	// [a-zA-Z_][a-zA-Z0-9_]*, not kafka or kafka_* (franz-go's metrics are
+	// kwindow_kafka_*), and not a name whose metrics another aggregation's would
+	// repeat (x and x_window both make kwindow_x_window_latency_seconds).
 	Name string `yaml:"name"`
 	// GroupBy lists dimension names; one aggregate per distinct combination.
 	GroupBy []string `yaml:"group_by"`
-	// Window is the window kind and size.
+	// Window is the window kind and size. A hopping window's size/advance is at
+	// most MaxWindowsPerEvent: every event updates that many windows.
 	Window Window `yaml:"window"`
 	// Grace is how long after a window's end it still accepts out-of-order events;
 	// later ones are counted as late. Default 0.
 	Grace Duration `yaml:"grace"`
 	// Retention is how long windows stay in the store after they start, for
-	// queries. Default 24h (at least window size + grace).
+	// queries: at least window size + grace. Default 24h, or size + grace when
+	// that is longer.
 	Retention Duration `yaml:"retention"`
 	// Measures to compute: count, errors (4xx and 5xx counts), error_ratio, sum, min,
 	// max. Default all that the events section supports.
 	Measures []string `yaml:"measures"`
-	// Quantiles of the value, from the sketch (0.5, 0.95, 0.99). Default none.
+	// Quantiles of the value, from the sketch (0.5, 0.95, 0.99), each in [0, 1]
+	// and listed once. Default none.
 	Quantiles []float64 `yaml:"quantiles"`
 	// Anomaly scores the last closed window of each key against its history.
 	Anomaly *Anomaly `yaml:"anomaly"`
 	// MaxKeys bounds the distinct group keys held in memory (keys with open
 	// windows). Events of further keys are counted under one overflow key whose
 	// every dimension is "__overflow__", so a bad producer cannot exhaust memory.
-	// Default 100000.
+	// Must be > 0. Default 100000.
 	MaxKeys int `yaml:"max_keys"`
 }
 
@@ -157,7 +177,8 @@ type Metrics struct {
 	// Prometheus to store. Default 3 (relative bucket width 9%).
 	HistogramSchema *int32 `yaml:"histogram_schema"`
 	// IdleWindows: a key with no event for this many windows of its aggregation is
-	// no longer exported, so series of vanished keys do not pile up. Default 5.
+	// no longer exported, so series of vanished keys do not pile up. 1 to 10000;
+	// default 5.
 	IdleWindows int `yaml:"idle_windows"`
 }
 
@@ -181,27 +202,51 @@ type Sketch struct {
 	Schema *int32 `yaml:"schema"`
 }
 
-// Duration is a time.Duration read as Prometheus writes durations: 30s, 1m, 1h30m, 1d.
+// Duration is a time.Duration read as Prometheus writes durations: 30s, 1m, 1h30m,
+// 1d. A leading minus sign is read too, so that validation can say what range the
+// field takes ("must be > 0, got -1m") rather than that it is no duration.
 type Duration time.Duration
 
-// UnmarshalYAML implements yaml.Unmarshaler.
+// UnmarshalYAML implements yaml.Unmarshaler. Its error is a *yaml.TypeError, so
+// that decoding goes on to the other fields (Parse reports them all).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: not a duration", n.Line)}}
 	}
-	v, err := model.ParseDuration(s)
+	v, err := parseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 30s, 1m or 1h30m", n.Line, s)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
-	*d = Duration(v)
+	*d = v
 	return nil
 }
 
-// MarshalYAML implements yaml.Marshaler.
-func (d Duration) MarshalYAML() (any, error) { return model.Duration(d).String(), nil }
+// parseDuration reads a Prometheus duration with an optional sign.
+func parseDuration(s string) (Duration, error) {
+	abs, neg := strings.CutPrefix(s, "-")
+	v, err := model.ParseDuration(abs)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "out of range"):
+		return 0, fmt.Errorf("%q is too long (at most 292y)", s)
+	case err != nil && abs != "" && strings.Trim(abs, "0123456789") == "":
+		return 0, fmt.Errorf("%q is not a duration: give a unit, such as %ss", s, s)
+	case err != nil:
+		return 0, fmt.Errorf("%q is not a duration like 30s, 1m or 1h30m", s)
+	case neg:
+		return -Duration(v), nil
+	}
+	return Duration(v), nil
+}
 
-func (d Duration) String() string { return model.Duration(d).String() }
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+func (d Duration) String() string {
+	if d < 0 {
+		return "-" + model.Duration(-d).String()
+	}
+	return model.Duration(d).String()
+}
 
 // Millis is the duration in milliseconds.
 func (d Duration) Millis() int64 { return time.Duration(d).Milliseconds() }
@@ -230,21 +275,40 @@ func LoadFile(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
-// Parse parses and validates a YAML document; name prefixes error messages.
-func Parse(name string, data []byte) (*Config, error) {
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config %s: %w", name, err)
+// Parse parses and validates a YAML document; name prefixes error messages. The
+// error holds every problem of the file, one *Error per line in line order:
+//
+//	config k.yml:3: aggregations[0].retension: unknown field; did you mean retention?
+//	config k.yml:7: aggregations[0].window.size: must be > 0, got 0s
+func Parse(name string, data []byte) (*Config, error) { return parse(name, data, time.Now) }
+
+// parse is Parse with the clock that events.min_timestamp must be before.
+func parse(name string, data []byte, now func() time.Time) (*Config, error) {
+	doc, err := readDocument(name, data)
+	if err != nil {
+		return nil, err
 	}
-	// The same bytes again as a node tree, for the line numbers of validation errors
-	// (Node.Decode would drop KnownFields, so the struct is decoded above).
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
-	c.fillDefaults()
-	if err := c.validate(); err != nil {
-		return nil, withLines(name, &root, err)
+	sh := checkShape(doc)
+	var c Config
+	if doc != nil {
+		if err := doc.Decode(&c); err != nil {
+			// A *yaml.TypeError leaves zeros where values did not decode; those
+			// are among sh.probs, and report drops what validation says of them.
+			// Any other error stops the decoder halfway, and a key set twice
+			// makes it drop the whole mapping: then validation would only see a
+			// partial config, so only shape's problems are reported.
+			var te *yaml.TypeError
+			if len(sh.probs) == 0 {
+				return nil, &Error{File: name, Msg: err.Error()}
+			}
+			if !errors.As(err, &te) || slices.ContainsFunc(sh.probs, func(p *fieldError) bool { return p.partial }) {
+				return nil, report(name, doc, sh.probs, nil)
+			}
+		}
+	}
+	c.fillDefaults(sh.has)
+	if err := report(name, doc, sh.probs, c.validate(now(), sh.has)); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

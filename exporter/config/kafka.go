@@ -4,7 +4,8 @@ package config
 type Kafka struct {
 	// Brokers are the seed brokers, host:port. Default ["127.0.0.1:9092"].
 	Brokers []string `yaml:"brokers"`
-	// ClientID identifies kwindow in broker logs and quotas. Default "kwindow".
+	// ClientID identifies kwindow in broker logs and quotas, 1 to 256 characters.
+	// Default "kwindow".
 	ClientID string `yaml:"client_id"`
 	// TLS enables TLS to the brokers when present.
 	TLS *TLS `yaml:"tls"`
@@ -13,12 +14,15 @@ type Kafka struct {
 	// FetchMaxBytes bounds one fetch response. Default 8 MiB: franz-go decodes
 	// one buffered fetch while kwindow processes the previous one, so smaller
 	// fetches overlap the two (measured: 1.09M vs 0.87M events/s end to end, and a
-	// third of the peak memory, against 50 MiB).
+	// third of the peak memory, against 50 MiB). At most 100 MiB, franz-go's
+	// largest read.
 	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
-	// FetchMaxPartitionBytes bounds one partition's share of a fetch. Default 1 MiB.
+	// FetchMaxPartitionBytes bounds one partition's share of a fetch, at most
+	// FetchMaxBytes. Default 1 MiB.
 	FetchMaxPartitionBytes int32 `yaml:"fetch_max_partition_bytes"`
 	// FetchMaxWait is how long the broker may hold a fetch waiting for data: lower
-	// means fresher results on a quiet topic. Default 250ms.
+	// means fresher results on a quiet topic. At least 10ms (franz-go's minimum).
+	// Default 250ms.
 	FetchMaxWait Duration `yaml:"fetch_max_wait"`
 }
 
@@ -50,14 +54,16 @@ type SASL struct {
 type Stream struct {
 	// ApplicationID names the consumer group and prefixes the topics kwindow creates
 	// (changelogs) and its transactional IDs. Instances with the same ID share the
-	// work. Default "kwindow".
+	// work. [a-zA-Z0-9._-], at most 200 characters (the topics it prefixes must
+	// stay within Kafka's 249). Default "kwindow".
 	ApplicationID string `yaml:"application_id"`
 	// InstanceID distinguishes the instances of one application: it is the
 	// instance's static group membership (group.instance.id) and makes its
 	// transactional ID. It must be unique among the running instances and should
 	// stay the same across restarts: a restarted instance then takes its old
 	// partitions back at once, without a rebalance, and fences its previous
-	// incarnation. Default: the host name.
+	// incarnation. [a-zA-Z0-9._-], at most 249 characters (Kafka checks
+	// group.instance.id as a topic name). Default: the host name.
 	InstanceID string `yaml:"instance_id"`
 	// InputTopic is the topic of events. Default "requests".
 	InputTopic string `yaml:"input_topic"`
@@ -66,14 +72,19 @@ type Stream struct {
 	OutputTopic string `yaml:"output_topic"`
 	// DeadLetterTopic receives malformed events with their original bytes and
 	// headers saying why and where from. Default "<application_id>-dead-letters".
+	//
+	// No topic kwindow writes (output, dead letters, late records, changelogs)
+	// may be the input topic, which would read back what kwindow writes, or another
+	// of them; only the late and the dead-letter topic may be one.
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
 	// LateTopic, when set, receives late events (for a closed window) as they came.
 	LateTopic string `yaml:"late_topic"`
 	// ProcessingGuarantee is exactly_once (default) or at_least_once.
 	ProcessingGuarantee string `yaml:"processing_guarantee"`
 	// CommitInterval is how often results are committed: the freshness floor, and
-	// under exactly_once the length of a transaction. Default 100ms under
-	// exactly_once, 1s under at_least_once.
+	// under exactly_once the length of a transaction, so then at most half the
+	// transaction timeout (30s). At least 1ms. Default 100ms under exactly_once, 1s
+	// under at_least_once.
 	CommitInterval Duration `yaml:"commit_interval"`
 	// IdleTimeout: after a partition has received nothing for this long, its stream
 	// time advances with the wall clock so its windows still close and publish.
@@ -83,7 +94,9 @@ type Stream struct {
 	// SessionTimeout is how long the group waits for a silent member before giving
 	// its partitions to the others: a crashed instance's partitions resume after
 	// this long. Lower is faster failover but risks needless rebalances on a
-	// paused process. Default 45s (Kafka's default).
+	// paused process. At least 3s, the group heartbeat interval (brokers may
+	// refuse less: Kafka's group.min.session.timeout.ms is 6s by default).
+	// Default 45s (Kafka's default).
 	SessionTimeout Duration `yaml:"session_timeout"`
 	// ReplicationFactor of the topics kwindow creates; -1 uses the broker default.
 	ReplicationFactor int16 `yaml:"replication_factor"`
@@ -102,7 +115,7 @@ type State struct {
 	Store string `yaml:"store"`
 	// Dir holds one RocksDB directory per input partition. Default "data".
 	Dir string `yaml:"dir"`
-	// BlockCacheSize is the RocksDB read cache shared by every store (bytes).
-	// Default 64 MiB.
+	// BlockCacheSize is the RocksDB read cache shared by every store (bytes),
+	// > 0. Default 64 MiB.
 	BlockCacheSize int64 `yaml:"block_cache_size"`
 }

@@ -2,149 +2,196 @@ package config
 
 import (
 	"fmt"
-	"os"
+	"math"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
-func (c *Config) fillRuntimeDefaults() {
-	k := &c.Kafka
-	if len(k.Brokers) == 0 {
-		k.Brokers = []string{"127.0.0.1:9092"}
-	}
-	if k.ClientID == "" {
-		k.ClientID = "kwindow"
-	}
-	if k.FetchMaxBytes == 0 {
-		k.FetchMaxBytes = 8 << 20
-	}
-	if k.FetchMaxPartitionBytes == 0 {
-		k.FetchMaxPartitionBytes = 1 << 20
-	}
-	if k.FetchMaxWait == 0 {
-		k.FetchMaxWait = Duration(250 * time.Millisecond)
-	}
-	s := &c.Stream
-	if s.ApplicationID == "" {
-		s.ApplicationID = "kwindow"
-	}
-	if s.InstanceID == "" {
-		s.InstanceID, _ = os.Hostname()
-		if s.InstanceID == "" {
-			s.InstanceID = "0"
-		}
-	}
-	if s.InputTopic == "" {
-		s.InputTopic = "requests"
-	}
-	if s.OutputTopic == "" {
-		s.OutputTopic = s.ApplicationID + "-results"
-	}
-	if s.DeadLetterTopic == "" {
-		s.DeadLetterTopic = s.ApplicationID + "-dead-letters"
-	}
-	if s.ProcessingGuarantee == "" {
-		s.ProcessingGuarantee = ExactlyOnce
-	}
-	if s.CommitInterval == 0 {
-		s.CommitInterval = Duration(100 * time.Millisecond)
-		if s.ProcessingGuarantee == AtLeastOnce {
-			s.CommitInterval = Duration(time.Second)
-		}
-	}
-	if s.IdleTimeout == nil {
-		d := Duration(30 * time.Second)
-		s.IdleTimeout = &d
-	}
-	if s.SessionTimeout == 0 {
-		s.SessionTimeout = Duration(45 * time.Second)
-	}
-	if s.ReplicationFactor == 0 {
-		s.ReplicationFactor = -1
-	}
-	st := &c.State
-	if st.Store == "" {
-		st.Store = "rocksdb"
-	}
-	if st.Dir == "" {
-		st.Dir = "data"
-	}
-	if st.BlockCacheSize == 0 {
-		st.BlockCacheSize = 64 << 20
-	}
-}
+// TransactionTimeout is the transaction timeout of the exactly_once producer: a
+// transaction still open after it is aborted by the broker. A commit interval is
+// one transaction, so it is bounded well below this.
+const TransactionTimeout = time.Minute
+
+// Bounds franz-go puts on the client options kwindow sets (kgo's cfg.validate):
+// a configuration outside them would pass config check and fail at start.
+const (
+	minFetchMaxWait   = Duration(10 * time.Millisecond)
+	maxFetchMaxBytes  = 100 << 20 // kgo.BrokerMaxReadBytes' default, which kwindow keeps
+	maxClientIDLength = 256
+	// The group heartbeat interval (franz-go's default 3s, which kwindow keeps)
+	// must not exceed the session timeout.
+	minSessionTimeout = Duration(3 * time.Second)
+	// Timeouts travel as int32 milliseconds.
+	maxWireDuration = Duration(math.MaxInt32 * time.Millisecond)
+)
 
 var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
-func (c *Config) validateRuntime() []error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, &fieldError{path, fmt.Sprintf(format, args...)})
-	}
+func (c *Config) validateRuntime(p *problems) {
 	k := &c.Kafka
+	if len(k.Brokers) == 0 {
+		p.add("kafka.brokers", "at least one broker is needed")
+	}
 	for i, b := range k.Brokers {
-		if host, port, ok := strings.Cut(b, ":"); !ok || host == "" || port == "" {
-			bad(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
+		host, port, err := net.SplitHostPort(b)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			p.add(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
 		}
 	}
-	if k.FetchMaxBytes < 0 || k.FetchMaxPartitionBytes < 0 || k.FetchMaxPartitionBytes > k.FetchMaxBytes {
-		bad("kafka.fetch_max_partition_bytes", "must be > 0 and <= fetch_max_bytes (%d), got %d", k.FetchMaxBytes, k.FetchMaxPartitionBytes)
+	if n := len(k.ClientID); n < 1 || n > maxClientIDLength {
+		p.add("kafka.client_id", "must be 1 to %d characters, got %d", maxClientIDLength, n)
 	}
-	if k.FetchMaxWait < 0 {
-		bad("kafka.fetch_max_wait", "must be >= 0, got %v", k.FetchMaxWait)
+	if k.FetchMaxBytes < 1 || k.FetchMaxBytes > maxFetchMaxBytes {
+		p.add("kafka.fetch_max_bytes", "must be between 1 and %d (100 MiB, franz-go's largest read), got %d", maxFetchMaxBytes, k.FetchMaxBytes)
+	} else if k.FetchMaxPartitionBytes < 1 || k.FetchMaxPartitionBytes > k.FetchMaxBytes {
+		p.add("kafka.fetch_max_partition_bytes", "must be > 0 and <= fetch_max_bytes (%d), got %d", k.FetchMaxBytes, k.FetchMaxPartitionBytes)
+	}
+	if w := k.FetchMaxWait; w < minFetchMaxWait || w > maxWireDuration {
+		p.add("kafka.fetch_max_wait", "must be between %v and %v (franz-go's range), got %v", minFetchMaxWait, maxWireDuration, w)
 	}
 	if t := k.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-		bad("kafka.tls.cert_file", "cert_file and key_file go together")
+		if t.CertFile == "" {
+			p.add("kafka.tls.key_file", "cert_file and key_file go together")
+		} else {
+			p.add("kafka.tls.cert_file", "cert_file and key_file go together")
+		}
 	}
 	if s := k.SASL; s != nil {
+		if !slices.Contains(saslMechanisms, s.Mechanism) {
+			p.add("kafka.sasl.mechanism", "unknown mechanism %q (want %s)", s.Mechanism, strings.Join(saslMechanisms, ", "))
+		}
+		if s.Username == "" {
+			p.add("kafka.sasl.username", "must be set")
+		}
 		switch {
-		case !slices.Contains(saslMechanisms, s.Mechanism):
-			bad("kafka.sasl.mechanism", "unknown mechanism %q (want %s)", s.Mechanism, strings.Join(saslMechanisms, ", "))
-		case s.Username == "":
-			bad("kafka.sasl.username", "must be set")
 		case s.Password != "" && s.PasswordFile != "":
-			bad("kafka.sasl.password_file", "give password or password_file, not both")
+			p.add("kafka.sasl.password_file", "give password or password_file, not both")
+		case s.Password == "" && s.PasswordFile == "":
+			p.add("kafka.sasl", "password or password_file must be set (SASL %s needs a password)", s.Mechanism)
 		}
 	}
-	s := &c.Stream
-	if !topicRE.MatchString(s.ApplicationID) {
-		bad("stream.application_id", "%q must be a valid topic name part ([a-zA-Z0-9._-]+)", s.ApplicationID)
-	}
-	for path, t := range map[string]string{"stream.input_topic": s.InputTopic, "stream.dead_letter_topic": s.DeadLetterTopic} {
-		if !topicRE.MatchString(t) {
-			bad(path, "%q is not a valid topic name ([a-zA-Z0-9._-]+)", t)
-		}
-	}
-	if s.OutputTopic != "-" && !topicRE.MatchString(s.OutputTopic) {
-		bad("stream.output_topic", "%q is not a valid topic name ([a-zA-Z0-9._-]+), or - to disable", s.OutputTopic)
-	}
-	if s.LateTopic != "" && !topicRE.MatchString(s.LateTopic) {
-		bad("stream.late_topic", "%q is not a valid topic name ([a-zA-Z0-9._-]+)", s.LateTopic)
-	}
-	if s.ProcessingGuarantee != ExactlyOnce && s.ProcessingGuarantee != AtLeastOnce {
-		bad("stream.processing_guarantee", "want %s or %s, got %q", ExactlyOnce, AtLeastOnce, s.ProcessingGuarantee)
-	}
-	if s.CommitInterval < Duration(time.Millisecond) {
-		bad("stream.commit_interval", "must be >= 1ms, got %v", s.CommitInterval)
-	}
-	if s.SessionTimeout < Duration(time.Second) {
-		bad("stream.session_timeout", "must be >= 1s, got %v", s.SessionTimeout)
-	}
-	if *s.IdleTimeout < 0 {
-		bad("stream.idle_timeout", "must be >= 0, got %v", *s.IdleTimeout)
-	}
-	if s.ReplicationFactor < -1 || s.ReplicationFactor == 0 {
-		bad("stream.replication_factor", "must be -1 (broker default) or >= 1, got %d", s.ReplicationFactor)
-	}
+	c.validateStream(p)
 	st := &c.State
 	if st.Store != "rocksdb" && st.Store != "memory" {
-		bad("state.store", "want rocksdb or memory, got %q", st.Store)
+		p.add("state.store", "want rocksdb or memory, got %q", st.Store)
 	}
-	if st.BlockCacheSize < 0 {
-		bad("state.block_cache_size", "must be >= 0, got %d", st.BlockCacheSize)
+	if st.Dir == "" {
+		p.add("state.dir", "must be set (remove it for the default, data)")
 	}
-	return errs
+	if st.BlockCacheSize < 1 {
+		p.add("state.block_cache_size", "must be > 0, got %d", st.BlockCacheSize)
+	}
+}
+
+func (c *Config) validateStream(p *problems) {
+	s := &c.Stream
+	if why := checkTopic(s.ApplicationID, 200); why != "" {
+		p.add("stream.application_id", "%q %s", s.ApplicationID, why)
+	}
+	// group.instance.id: Kafka checks it as it checks topic names.
+	if why := checkTopic(s.InstanceID, maxTopicLength); why != "" {
+		p.add("stream.instance_id", "%q %s", s.InstanceID, why)
+	}
+	if why := checkTopic(s.InputTopic, maxTopicLength); why != "" {
+		p.add("stream.input_topic", "%q %s", s.InputTopic, why)
+	}
+	if why := checkTopic(s.DeadLetterTopic, maxTopicLength); why != "" {
+		p.add("stream.dead_letter_topic", "%q %s", s.DeadLetterTopic, why)
+	}
+	if why := checkTopic(s.OutputTopic, maxTopicLength); s.OutputTopic != "-" && why != "" {
+		p.add("stream.output_topic", "%q %s, or - to disable", s.OutputTopic, why)
+	}
+	if why := checkTopic(s.LateTopic, maxTopicLength); s.LateTopic != "" && why != "" {
+		p.add("stream.late_topic", "%q %s", s.LateTopic, why)
+	}
+	c.validateTopicClashes(p)
+	if s.ProcessingGuarantee != ExactlyOnce && s.ProcessingGuarantee != AtLeastOnce {
+		p.add("stream.processing_guarantee", "want %s or %s, got %q", ExactlyOnce, AtLeastOnce, s.ProcessingGuarantee)
+	}
+	switch ci := s.CommitInterval; {
+	case ci < Duration(time.Millisecond):
+		p.add("stream.commit_interval", "must be >= 1ms, got %v", ci)
+	case s.ProcessingGuarantee == ExactlyOnce && ci > Duration(TransactionTimeout/2):
+		p.add("stream.commit_interval", "must be <= %v under exactly_once (a commit interval is one transaction, and the broker aborts one open longer than %v), got %v",
+			Duration(TransactionTimeout/2), Duration(TransactionTimeout), ci)
+	}
+	if st := s.SessionTimeout; st < minSessionTimeout || st > maxWireDuration {
+		p.add("stream.session_timeout", "must be between %v (the group heartbeat interval) and %v, got %v", minSessionTimeout, maxWireDuration, st)
+	}
+	if *s.IdleTimeout < 0 {
+		p.add("stream.idle_timeout", "must be >= 0 (0 disables), got %v", *s.IdleTimeout)
+	}
+	if s.ReplicationFactor < -1 || s.ReplicationFactor == 0 {
+		p.add("stream.replication_factor", "must be -1 (broker default) or >= 1, got %d", s.ReplicationFactor)
+	}
+}
+
+// checkTopic says why t is not a valid Kafka topic name of at most max
+// characters, or "".
+func checkTopic(t string, max int) string {
+	switch {
+	case t == "":
+		return "must not be empty"
+	case len(t) > max:
+		return fmt.Sprintf("is %d characters long, more than %d", len(t), max)
+	case t == "." || t == "..":
+		return "is not a valid topic name"
+	case !topicRE.MatchString(t):
+		return "is not a valid topic name ([a-zA-Z0-9._-]+)"
+	}
+	return ""
+}
+
+// validateTopicClashes refuses a topic kwindow writes that is its input topic
+// (it would read back what it writes: every dead letter again, forever) or
+// another topic it writes (a changelog holding results cannot be restored).
+// Kafka treats . and _ in topic names alike, so those collide too.
+func (c *Config) validateTopicClashes(p *problems) {
+	s := &c.Stream
+	type topic struct{ path, name string }
+	var written []topic
+	if s.OutputTopic != "-" {
+		written = append(written, topic{"stream.output_topic", s.OutputTopic})
+	}
+	written = append(written, topic{"stream.dead_letter_topic", s.DeadLetterTopic})
+	if s.LateTopic != "" {
+		written = append(written, topic{"stream.late_topic", s.LateTopic})
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Aggregations {
+		if nameRE.MatchString(a.Name) && !seen[a.Name] { // a name twice is reported already
+			seen[a.Name] = true
+			written = append(written, topic{fmt.Sprintf("aggregations[%d].name", i), c.ChangelogTopic(a.Name)})
+		}
+	}
+	norm := func(t string) string { return strings.ReplaceAll(t, ".", "_") }
+	clash := func(a, b string) string {
+		switch {
+		case a == b:
+			return "is"
+		case norm(a) == norm(b):
+			return "collides with (Kafka treats . and _ in topic names alike)"
+		}
+		return ""
+	}
+	for _, w := range written {
+		if how := clash(w.name, s.InputTopic); how != "" {
+			p.add(w.path, "topic %s %s the input topic: kwindow would read back what it writes", w.name, how)
+		}
+	}
+	for i, a := range written {
+		for _, b := range written[:i] {
+			// Late records and dead letters are both input copies with headers
+			// saying why: one topic may take both.
+			late := a.path == "stream.late_topic" && b.path == "stream.dead_letter_topic"
+			if how := clash(a.name, b.name); how != "" && !(late && a.name == b.name) {
+				p.add(a.path, "topic %s %s %s", a.name, how, b.path)
+			}
+		}
+	}
 }
 
 // ChangelogTopic is the changelog topic of aggregation name.

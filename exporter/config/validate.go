@@ -1,20 +1,16 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/kwindow/kwindow/exporter/event"
-	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/window"
 )
 
@@ -30,102 +26,28 @@ const (
 
 var allMeasures = []string{Count, Errors, ErrorRatio, Sum, Min, Max}
 
-const defaultRetention = Duration(24 * time.Hour)
+// Limits of the configuration.
+const (
+	// MaxAggregations bounds the aggregations of one configuration (the engine
+	// reports late records per aggregation in a 64-bit mask).
+	MaxAggregations = 64
+	// MaxWindowsPerEvent bounds size/advance of a hopping window: every event
+	// updates that many windows of its key, and each key holds them all open.
+	MaxWindowsPerEvent = 1000
+	// MaxDimensionLengthLimit is the largest events.max_dimension_length.
+	MaxDimensionLengthLimit = 64 << 10
+	// MaxEventSize is the largest events.max_size: franz-go reads at most 100 MiB
+	// from a broker at once (kgo.BrokerMaxReadBytes, which kwindow leaves at its
+	// default), so no larger record can reach the decoder.
+	MaxEventSize = 100 << 20
+	// MaxIdleWindows is the largest metrics.idle_windows.
+	MaxIdleWindows = 10000
+)
 
-// DefaultMaxKeys is the default of Aggregation.MaxKeys.
-const DefaultMaxKeys = 100000
-
-// MaxAggregations bounds the aggregations of one configuration (the engine reports
-// late records per aggregation in a 64-bit mask).
-const MaxAggregations = 64
-
-// exampleRaw is the example file as written, before defaults: the source of the
-// default events section and aggregations.
-var exampleRaw = sync.OnceValue(func() Config {
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(example))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		panic(fmt.Sprintf("config: the built-in example does not parse: %v", err))
-	}
-	return c
-})
-
-func (c *Config) fillDefaults() {
-	if c.Events == nil {
-		ev := *exampleRaw().Events
-		c.Events = &ev
-	}
-	if c.Aggregations == nil {
-		c.Aggregations = slices.Clone(exampleRaw().Aggregations)
-	}
-	if c.Sketch.Schema == nil {
-		s := int32(sketch.DefaultSchema)
-		c.Sketch.Schema = &s
-	}
-	if c.Metrics.HistogramSchema == nil {
-		h := min(int32(3), *c.Sketch.Schema)
-		c.Metrics.HistogramSchema = &h
-	}
-	if c.Metrics.IdleWindows == 0 {
-		c.Metrics.IdleWindows = 5
-	}
-	c.fillRuntimeDefaults()
-	e := c.Events
-	if e.Timestamp != nil && e.Timestamp.Unit == "" {
-		e.Timestamp.Unit = "auto"
-	}
-	if v := e.Value; v != nil {
-		if v.Unit == "" {
-			v.Unit = "s"
-		}
-		if v.Required == nil {
-			t := true
-			v.Required = &t
-		}
-	}
-	if s := e.Status; s != nil {
-		if s.ClientErrors == nil {
-			s.ClientErrors = []string{"400-499"}
-		}
-		if s.ServerErrors == nil {
-			s.ServerErrors = []string{"500-599"}
-		}
-	}
-	for i := range e.Dimensions {
-		if d := &e.Dimensions[i]; d.Field == "" {
-			d.Field = d.Name
-		}
-	}
-	if e.MaxFutureSkew == nil {
-		d := Duration(time.Hour)
-		e.MaxFutureSkew = &d
-	}
-	for i := range c.Aggregations {
-		a := &c.Aggregations[i]
-		if a.Retention == 0 {
-			a.Retention = max(defaultRetention, a.span()+a.Grace)
-		}
-		if an := a.Anomaly; an != nil {
-			if an.Alpha == 0 {
-				an.Alpha = 0.1
-			}
-			if an.Warmup == 0 {
-				an.Warmup = 10
-			}
-		}
-		if a.MaxKeys == 0 {
-			a.MaxKeys = DefaultMaxKeys
-		}
-		if a.Measures == nil {
-			for _, m := range allMeasures {
-				if c.supports(m) == "" {
-					a.Measures = append(a.Measures, m)
-				}
-			}
-		}
-	}
-}
+var (
+	nameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+)
 
 func (a *Aggregation) span() Duration {
 	if a.Window.Type == "session" {
@@ -149,158 +71,269 @@ func (c *Config) supports(m string) string {
 	return ""
 }
 
-var (
-	nameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-	topicRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,200}$`)
-)
-
-// fieldError is a validation error at a YAML path such as aggregations[1].window.size.
-type fieldError struct {
-	path string
-	msg  string
+// validate checks the whole configuration and returns every problem found; now
+// is the time events.min_timestamp must be before, has reports which fields the
+// file sets.
+func (c *Config) validate(now time.Time, has func(string) bool) problems {
+	var p problems
+	c.validateEvents(&p, now)
+	if s := *c.Sketch.Schema; s < -4 || s > 8 {
+		p.add("sketch.schema", "must be between -4 and 8, got %d", s)
+	} else if h := *c.Metrics.HistogramSchema; h < -4 || h > s {
+		p.add("metrics.histogram_schema", "must be between -4 and the sketch schema (%d), got %d", s, h)
+	}
+	if n := c.Metrics.IdleWindows; n < 1 || n > MaxIdleWindows {
+		p.add("metrics.idle_windows", "must be between 1 and %d, got %d", MaxIdleWindows, n)
+	}
+	if len(c.Aggregations) == 0 {
+		p.add("aggregations", "at least one aggregation is needed")
+	}
+	if len(c.Aggregations) > MaxAggregations {
+		p.add("aggregations", "at most %d aggregations, got %d", MaxAggregations, len(c.Aggregations))
+	}
+	var ap problems
+	names := map[string]bool{}
+	for i := range c.Aggregations {
+		a := &c.Aggregations[i]
+		path := fmt.Sprintf("aggregations[%d]", i)
+		switch {
+		case !nameRE.MatchString(a.Name):
+			ap.add(path+".name", "%q is not a valid metric name part ([a-zA-Z_][a-zA-Z0-9_]*)", a.Name)
+		case names[a.Name]:
+			ap.add(path+".name", "aggregation %q defined twice", a.Name)
+		}
+		names[a.Name] = true
+		c.validateAggregation(&ap, a, path)
+	}
+	if len(ap) > 0 && !has("aggregations") {
+		// The example's aggregations, which need the example's events.
+		ap = problems{{path: "aggregations", msg: fmt.Sprintf(
+			"none given, and the default ones do not fit this events section (%s); define aggregations for these events",
+			ap[0])}}
+	}
+	p = append(p, ap...)
+	c.validateMetricNames(&p)
+	c.validateRuntime(&p)
+	return p
 }
 
-func (e *fieldError) Error() string { return e.path + ": " + e.msg }
-
-// validate checks the whole configuration and returns every problem found.
-func (c *Config) validate() error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, &fieldError{path, fmt.Sprintf(format, args...)})
-	}
+func (c *Config) validateEvents(p *problems, now time.Time) {
 	e := c.Events
+	n := len(*p)
+	var fields []namedField // every JSON path, for the prefix check
+	field := func(path, f string) {
+		if f == "" {
+			p.add(path, "must be set")
+		} else if why := checkField(f); why != "" {
+			p.add(path, "%q %s", f, why)
+		} else {
+			fields = append(fields, namedField{path, f})
+		}
+	}
 	if t := e.Timestamp; t != nil {
 		if t.Field == "" {
-			bad("events.timestamp.field", "must be set (remove events.timestamp to use Kafka record times)")
+			p.add("events.timestamp.field", "must be set (remove events.timestamp to use Kafka record times)")
+		} else {
+			field("events.timestamp.field", t.Field)
 		}
 		if _, err := event.ParseUnit(t.Unit); err != nil {
-			bad("events.timestamp.unit", "%v", err)
+			p.add("events.timestamp.unit", "%v", err)
 		}
 	}
 	if v := e.Value; v != nil {
-		if v.Field == "" {
-			bad("events.value.field", "must be set")
-		}
+		field("events.value.field", v.Field)
 		if _, ok := valueScales[v.Unit]; !ok {
-			bad("events.value.unit", "unknown unit %q (want ns, us, ms, s or none)", v.Unit)
+			p.add("events.value.unit", "unknown unit %q (want ns, us, ms, s or none)", v.Unit)
 		}
 	}
 	if s := e.Status; s != nil {
-		if s.Field == "" {
-			bad("events.status.field", "must be set")
-		}
-		for i, r := range s.ClientErrors {
-			if _, err := parseRange(r); err != nil {
-				bad(fmt.Sprintf("events.status.client_errors[%d]", i), "%v", err)
-			}
-		}
-		for i, r := range s.ServerErrors {
-			if _, err := parseRange(r); err != nil {
-				bad(fmt.Sprintf("events.status.server_errors[%d]", i), "%v", err)
+		field("events.status.field", s.Field)
+		client := ranges(p, "events.status.client_errors", s.ClientErrors)
+		server := ranges(p, "events.status.server_errors", s.ServerErrors)
+		for i, cr := range client {
+			for j, sr := range server {
+				if cr.Lo <= sr.Hi && sr.Lo <= cr.Hi {
+					p.add(fmt.Sprintf("events.status.server_errors[%d]", j), "%q overlaps client_errors[%d] (%q): a status is a client or a server error, not both",
+						s.ServerErrors[j], i, s.ClientErrors[i])
+				}
 			}
 		}
 	}
 	dims := map[string]bool{}
 	for i, d := range e.Dimensions {
 		path := fmt.Sprintf("events.dimensions[%d]", i)
-		switch {
-		case !nameRE.MatchString(d.Name):
-			bad(path+".name", "%q is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", d.Name)
-		case dims[d.Name]:
-			bad(path+".name", "dimension %q defined twice", d.Name)
-		}
-		if d.Default != "" && !d.Optional {
-			bad(path+".default", "only an optional dimension takes a default")
+		if why := checkLabelName(d.Name); why != "" {
+			p.add(path+".name", "%s", why)
+		} else if dims[d.Name] {
+			p.add(path+".name", "dimension %q defined twice", d.Name)
 		}
 		dims[d.Name] = true
+		field(path+".field", d.Field)
+		if d.Default != "" && !d.Optional {
+			p.add(path+".default", "only an optional dimension takes a default")
+		}
+		if len(d.Default) > e.MaxDimensionLength && e.MaxDimensionLength > 0 {
+			p.add(path+".default", "is %d bytes, longer than max_dimension_length (%d)", len(d.Default), e.MaxDimensionLength)
+		}
 	}
-	if e.MaxFutureSkew != nil && *e.MaxFutureSkew < 0 {
-		bad("events.max_future_skew", "must be >= 0, got %v", *e.MaxFutureSkew)
+	// The decoder reads a field as a value or as an object holding others, not both.
+	for _, a := range fields {
+		for _, b := range fields {
+			if strings.HasPrefix(b.field, a.field+".") {
+				p.add(b.path, "%q is inside %q, which %s reads as a value", b.field, a.field, a.path)
+			}
+		}
 	}
-	if e.MaxSize < 0 {
-		bad("events.max_size", "must be >= 0, got %d", e.MaxSize)
+	if d := *e.MaxFutureSkew; d <= 0 {
+		p.add("events.max_future_skew", "must be > 0, got %v", d)
 	}
-	if s := *c.Sketch.Schema; s < -4 || s > 8 {
-		bad("sketch.schema", "must be between -4 and 8, got %d", s)
-	} else if h := *c.Metrics.HistogramSchema; h < -4 || h > s {
-		bad("metrics.histogram_schema", "must be between -4 and the sketch schema (%d), got %d", s, h)
+	if e.MaxSize < 1 || e.MaxSize > MaxEventSize {
+		p.add("events.max_size", "must be between 1 and %d (100 MiB), got %d", MaxEventSize, e.MaxSize)
 	}
-	if c.Metrics.IdleWindows < 1 {
-		bad("metrics.idle_windows", "must be >= 1, got %d", c.Metrics.IdleWindows)
+	if l := e.MaxDimensionLength; l < 1 || l > MaxDimensionLengthLimit {
+		p.add("events.max_dimension_length", "must be between 1 and %d (64 KiB), got %d", MaxDimensionLengthLimit, l)
 	}
-	if len(c.Aggregations) == 0 {
-		bad("aggregations", "at least one aggregation is needed")
+	if t, err := time.Parse(time.RFC3339Nano, e.MinTimestamp); err != nil {
+		p.add("events.min_timestamp", "%q is not an RFC 3339 time like %s", e.MinTimestamp, DefaultMinTimestamp)
+	} else if t.UnixMilli() <= 0 || !t.Before(now) {
+		p.add("events.min_timestamp", "must be after 1970-01-01T00:00:00Z and before now, got %s", e.MinTimestamp)
 	}
-	if len(c.Aggregations) > MaxAggregations {
-		bad("aggregations", "at most %d aggregations, got %d", MaxAggregations, len(c.Aggregations))
+	if len(*p) == n {
+		// What the decoder itself refuses, should a rule above be missing.
+		if err := c.EventSchema().Validate(); err != nil {
+			p.add("events", "%v", err)
+		}
 	}
-	names := map[string]bool{}
-	for i, a := range c.Aggregations {
-		path := fmt.Sprintf("aggregations[%d]", i)
+}
+
+type namedField struct{ path, field string }
+
+// checkField says what is wrong with a JSON path such as labels.region, or "".
+func checkField(f string) string {
+	if slices.Contains(strings.Split(f, "."), "") {
+		return "has an empty part (write fields as a.b.c)"
+	}
+	return ""
+}
+
+// ranges parses status ranges, reporting the bad ones.
+func ranges(p *problems, path string, rs []string) []event.Range {
+	if rs != nil && len(rs) == 0 {
+		p.add(path, "must list at least one range (remove it for the default)")
+	}
+	var out []event.Range
+	for i, r := range rs {
+		rg, err := parseRange(r)
+		if err != nil {
+			p.add(fmt.Sprintf("%s[%d]", path, i), "%v", err)
+		}
+		out = append(out, rg)
+	}
+	return out
+}
+
+func (c *Config) validateAggregation(p *problems, a *Aggregation, path string) {
+	dims := map[string]bool{}
+	for _, d := range c.Events.Dimensions {
+		dims[d.Name] = true
+	}
+	seen := map[string]bool{}
+	for j, g := range a.GroupBy {
 		switch {
-		case !nameRE.MatchString(a.Name):
-			bad(path+".name", "%q is not a valid metric name part ([a-zA-Z_][a-zA-Z0-9_]*)", a.Name)
-		case names[a.Name]:
-			bad(path+".name", "aggregation %q defined twice", a.Name)
+		case !dims[g]:
+			p.add(fmt.Sprintf("%s.group_by[%d]", path, j), "unknown dimension %q (define it under events.dimensions)", g)
+		case seen[g]:
+			p.add(fmt.Sprintf("%s.group_by[%d]", path, j), "dimension %q listed twice", g)
 		}
-		names[a.Name] = true
-		seen := map[string]bool{}
-		for j, g := range a.GroupBy {
-			switch {
-			case !dims[g]:
-				bad(fmt.Sprintf("%s.group_by[%d]", path, j), "unknown dimension %q (define it under events.dimensions)", g)
-			case seen[g]:
-				bad(fmt.Sprintf("%s.group_by[%d]", path, j), "dimension %q listed twice", g)
-			}
-			seen[g] = true
+		seen[g] = true
+	}
+	if a.Window.Type == "" {
+		p.add(path+".window.type", "must be set: tumbling, hopping, sliding or session")
+	} else if _, err := window.ParseKind(a.Window.Type); err != nil {
+		p.add(path+".window.type", "%v", err)
+	} else if err := a.specForValidation().Validate(); err != nil {
+		var se *window.SpecError
+		switch {
+		case !errors.As(err, &se):
+			p.add(path+".window", "%v", err)
+		case se.Field == "grace" || se.Field == "retention":
+			p.add(path+"."+se.Field, "%s", se.Msg)
+		default:
+			p.add(path+".window."+se.Field, "%s", se.Msg)
 		}
-		if _, err := window.ParseKind(a.Window.Type); err != nil {
-			bad(path+".window.type", "%v", err)
-		} else if err := a.WindowSpec().Validate(); err != nil {
-			var se *window.SpecError
-			errors.As(err, &se)
-			field := path + ".window." + se.Field
-			if se.Field == "grace" || se.Field == "retention" {
-				field = path + "." + se.Field
-			}
-			bad(field, "%s", se.Msg)
+	} else if w := a.Window; w.Type == "hopping" && w.Size/w.Advance > MaxWindowsPerEvent {
+		p.add(path+".window.advance", "must be >= size/%d (%v): an event falls in size/advance windows, at most %d; got %v",
+			MaxWindowsPerEvent, w.Size/MaxWindowsPerEvent, MaxWindowsPerEvent, w.Advance)
+	}
+	if a.Grace < 0 {
+		p.add(path+".grace", "must be >= 0, got %v", a.Grace)
+	}
+	measures := map[string]bool{}
+	for j, m := range a.Measures {
+		mp := fmt.Sprintf("%s.measures[%d]", path, j)
+		switch {
+		case !slices.Contains(allMeasures, m):
+			p.add(mp, "unknown measure %q (want one of %s)", m, strings.Join(allMeasures, ", "))
+		case c.supports(m) != "":
+			p.add(mp, "measure %q %s", m, c.supports(m))
+		case measures[m]:
+			p.add(mp, "measure %q listed twice", m)
 		}
-		for j, m := range a.Measures {
-			p := fmt.Sprintf("%s.measures[%d]", path, j)
-			if !slices.Contains(allMeasures, m) {
-				bad(p, "unknown measure %q (want one of %s)", m, strings.Join(allMeasures, ", "))
-			} else if why := c.supports(m); why != "" {
-				bad(p, "measure %q %s", m, why)
-			}
+		measures[m] = true
+	}
+	if an := a.Anomaly; an != nil {
+		if !(an.Alpha > 0 && an.Alpha <= 1) {
+			p.add(path+".anomaly.alpha", "must be in (0, 1], got %v", an.Alpha)
 		}
-		if an := a.Anomaly; an != nil {
-			if !(an.Alpha > 0 && an.Alpha <= 1) {
-				bad(path+".anomaly.alpha", "must be in (0, 1], got %v", an.Alpha)
-			}
-			if an.Warmup < 1 {
-				bad(path+".anomaly.warmup", "must be >= 1, got %d", an.Warmup)
-			}
-			for j, m := range an.Measures {
-				if err := a.checkAnomalyMeasure(m, c); err != "" {
-					bad(fmt.Sprintf("%s.anomaly.measures[%d]", path, j), "%s", err)
-				}
-			}
+		if an.Warmup < 1 {
+			p.add(path+".anomaly.warmup", "must be >= 1, got %d", an.Warmup)
 		}
-		if a.MaxKeys < 0 {
-			bad(path+".max_keys", "must be > 0, got %d", a.MaxKeys)
-		}
-		for j, q := range a.Quantiles {
-			p := fmt.Sprintf("%s.quantiles[%d]", path, j)
-			switch {
-			case !(q >= 0 && q <= 1):
-				bad(p, "must be between 0 and 1, got %v", q)
-			case c.Events.Value == nil:
-				bad(p, "quantiles need events.value")
+		scored := map[string]string{}
+		for j, m := range an.Measures {
+			mp := fmt.Sprintf("%s.anomaly.measures[%d]", path, j)
+			if err := a.checkAnomalyMeasure(m, c); err != "" {
+				p.add(mp, "%s", err)
+				continue
 			}
+			// p99 and p990 are the same quantile, and the same series.
+			id := m
+			if q, ok := QuantileOf(m); ok {
+				id = strconv.FormatFloat(q, 'g', -1, 64)
+			}
+			if prev, dup := scored[id]; dup {
+				p.add(mp, "%q is scored already (as %q): each measure makes one anomaly_score series", m, prev)
+			}
+			scored[id] = m
 		}
 	}
-	errs = append(errs, c.validateRuntime()...)
-	return errors.Join(errs...)
+	if a.MaxKeys < 1 {
+		p.add(path+".max_keys", "must be > 0, got %d", a.MaxKeys)
+	}
+	quantiles := map[float64]bool{}
+	for j, q := range a.Quantiles {
+		qp := fmt.Sprintf("%s.quantiles[%d]", path, j)
+		switch {
+		case !(q >= 0 && q <= 1):
+			p.add(qp, "must be between 0 and 1, got %v", q)
+		case c.Events.Value == nil:
+			p.add(qp, "quantiles need events.value")
+		case quantiles[q]:
+			p.add(qp, "%v listed twice", q)
+		}
+		quantiles[q] = true
+	}
+	if t := c.ChangelogTopic(a.Name); len(t) > maxTopicLength {
+		p.add(path+".name", "makes the changelog topic %s, %d characters long; Kafka allows %d", t, len(t), maxTopicLength)
+	}
+}
+
+// specForValidation is a's window spec with a negative grace taken as 0: the
+// grace is checked on its own, and window.Spec.Validate reports only its first
+// problem, which would hide the window's.
+func (a *Aggregation) specForValidation() window.Spec {
+	s := a.WindowSpec()
+	s.Grace = max(s.Grace, 0)
+	return s
 }
 
 var valueScales = map[string]float64{"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "none": 1}
@@ -313,64 +346,10 @@ func parseRange(s string) (event.Range, error) {
 	if isRange {
 		h, err2 = strconv.Atoi(strings.TrimSpace(hi))
 	}
-	if err1 != nil || err2 != nil || l < 0 || h < l {
+	if err1 != nil || err2 != nil || l < 0 || h < l || h > math.MaxInt32 {
 		return event.Range{}, fmt.Errorf("%q is not a status range like \"500-599\" or \"429\"", s)
 	}
 	return event.Range{Lo: l, Hi: h}, nil
-}
-
-// withLines prefixes each field error with the file name and the line of the field,
-// or of its nearest parent present in the file when the value was defaulted.
-func withLines(name string, root *yaml.Node, err error) error {
-	var errs []error
-	for _, e := range unjoin(err) {
-		var fe *fieldError
-		if errors.As(e, &fe) {
-			errs = append(errs, fmt.Errorf("config %s:%d: %w", name, lineOf(root, fe.path), e))
-		} else {
-			errs = append(errs, fmt.Errorf("config %s: %w", name, e))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
-
-var segRE = regexp.MustCompile(`([a-z_]+)|\[(\d+)\]`)
-
-// lineOf finds the line of a path like aggregations[1].window.size in the document.
-func lineOf(root *yaml.Node, path string) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
-	for _, m := range segRE.FindAllStringSubmatch(path, -1) {
-		var next *yaml.Node
-		switch {
-		case m[1] != "" && n.Kind == yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == m[1] {
-					line, next = n.Content[i].Line, n.Content[i+1]
-				}
-			}
-		case m[2] != "" && n.Kind == yaml.SequenceNode:
-			if i, _ := strconv.Atoi(m[2]); i < len(n.Content) {
-				next = n.Content[i]
-				line = next.Line
-			}
-		}
-		if next == nil {
-			break
-		}
-		n = next
-	}
-	return line
 }
 
 // checkAnomalyMeasure says what is wrong with anomaly measure m of a, or "".

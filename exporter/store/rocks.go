@@ -19,17 +19,19 @@ var checkpointKey = []byte("\x00checkpoint")
 // the writer, each scan reads one implicit snapshot, and Close waits for
 // running calls before freeing anything native.
 //
-// Rocks writes without RocksDB's write-ahead log unless RocksOptions.WAL is
-// set. The changelog topic is the source of truth, and the checkpoint travels
-// in the same WriteBatch as the data it describes, so a crash costs only
-// replay: the store reopens holding what was last flushed, an older but
-// consistent pair of data and checkpoint, and the changelog is replayed from
-// there. With a single column family, memtables flush in write order, so the
-// flushed state is always a prefix of the Writes: never half a batch, never
-// data without its checkpoint (a separate column family for the checkpoint
-// would break that unless flushes were atomic). The log would write every
-// byte twice to save a replay that restoring does anyway. Close flushes the
-// memtables, so a clean restart replays nothing.
+// Durability. The checkpoint travels in the same WriteBatch as the data it
+// describes, so the store always reopens holding a consistent pair of data and
+// checkpoint, and the changelog is replayed from there. With RocksOptions.WAL
+// (what the stream runtime uses) every Write also goes to RocksDB's write-ahead
+// log, unsynced: a process that crashes, even with SIGKILL, loses nothing it
+// wrote, and its restart replays only the changelog written after its last
+// Write. (Without the log, memtables reach disk only when they fill, so a crash
+// lost minutes of writes and every restart replayed the changelogs from their
+// start.) An operating system crash can lose the unsynced tail of the log; the
+// store then reopens at an older consistent point. With a single column family,
+// memtables flush in write order, so the flushed state is always a prefix of the
+// Writes: never half a batch, never data without its checkpoint. Close flushes
+// the memtables, so a clean restart replays nothing either way.
 type Rocks struct {
 	dir string
 	cfg *rocksConfig

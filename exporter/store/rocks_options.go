@@ -48,8 +48,9 @@ type RocksOptions struct {
 	// read. Range scans do not consult it.
 	BloomBitsPerKey float64
 
-	// WAL turns on RocksDB's write-ahead log. Default off; see Rocks for why
-	// the changelog makes it redundant.
+	// WAL turns on RocksDB's write-ahead log (unsynced), so that what was
+	// written survives a crash of the process; see Rocks. Default off (tests and
+	// benchmarks of the store alone); the stream runtime turns it on.
 	WAL bool
 }
 
