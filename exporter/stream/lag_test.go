@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // TestConsumerLag: kwindow_consumer_lag counts the records past the group's
@@ -28,7 +29,16 @@ func TestConsumerLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt.lagEvery = 50 * time.Millisecond
-	// Not running yet: pretend the partitions are ours and measure the backlog.
+	// Not running yet: the group has committed offset 0 everywhere (as a group
+	// that has just started has); pretend the partitions are ours and measure the
+	// backlog.
+	zero := kadm.Offsets{}
+	for p := range int32(partitions) {
+		zero.Add(kadm.Offset{Topic: input, Partition: p, At: 0})
+	}
+	if err := kadm.NewClient(client(t, addr)).CommitAllOffsets(ctx, cfg.Stream.ApplicationID, zero); err != nil {
+		t.Fatal(err)
+	}
 	rt.active = []int32{0, 1, 2}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -1,16 +1,16 @@
 package stream
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
@@ -44,6 +44,10 @@ type metrics struct {
 	storeKeys     *prometheus.GaugeVec
 	storeBytes    *prometheus.GaugeVec
 	freshness     prometheus.Histogram
+	lastCommit    prometheus.Gauge
+	skipped       *prometheus.CounterVec
+	truncated     *prometheus.CounterVec
+	lagSum        atomicFloat // sum of the lag gauges, for the summary line
 
 	mu   sync.Mutex
 	left map[int32]int64
@@ -86,6 +90,12 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "window_freshness_seconds",
 			Help:    "Wall time from a window's end + grace to its committed result (meaningful when event time follows the wall clock).",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "last_commit_timestamp_seconds",
+			Help: "Unix time of the last committed interval (transaction under exactly_once); 0 before the first."}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "skipped_records_total",
+			Help: "Input records that carry no event and are skipped, not dead-lettered: tombstone (null value, as a compacted topic has) or empty (zero-length value)."}, []string{"reason"}),
+		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "truncated_copies_total",
+			Help: "Dead-letter or late copies whose key or value was cut to fit the broker's record size limit (headers keep the original size and SHA-256)."}, []string{"topic"}),
 		left: map[int32]int64{},
 	}
 	for _, a := range cfg.Aggregations {
@@ -96,21 +106,50 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 	for _, r := range event.Reasons() {
 		m.invalid.WithLabelValues(r.String())
 	}
+	for _, r := range skipNames {
+		m.skipped.WithLabelValues(r)
+	}
+	for _, t := range []string{"dead_letter", "late"} {
+		m.truncated.WithLabelValues(t)
+	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.processed, m.invalid, m.late, m.overflow, m.commits, m.aborted,
-			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks, m.lag, m.storeKeys, m.storeBytes, m.freshness)
+			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks, m.lag, m.storeKeys, m.storeBytes, m.freshness,
+			m.lastCommit, m.skipped, m.truncated)
+		// franz-go's own client metrics (kprom), under the same prefix, in a registry
+		// of their own (see KafkaGatherer); each session's client registers there.
+		m.kafka = prometheus.NewRegistry()
 	}
 	return m
 }
 
-// clientHooks returns the option that adds franz-go's own client metrics (kprom)
-// under the same prefix, in a registry of their own (see KafkaGatherer).
-func (m *metrics) clientHooks() []kgo.Opt {
+// registerHealth adds the gauges computed from h on every scrape.
+func (m *metrics) registerHealth(h *health) {
 	if m.reg == nil {
-		return nil
+		return
 	}
-	m.kafka = prometheus.NewRegistry()
-	return []kgo.Opt{kgo.WithHooks(kprom.NewMetrics(Namespace, kprom.Registerer(m.kafka), kprom.Subsystem("kafka")))}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "kafka_up",
+			Help: "1 while kwindow is a joined member of its consumer group and the brokers answer, 0 during an outage or a reconnection."},
+			func() float64 { return b2f(h.kafkaUp()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "aborted_transactions_in_a_row",
+			Help: "Transactions with work that aborted since the last commit; readiness fails from 5 on."},
+			func() float64 { return float64(h.abortStreak()) }),
+	)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// totals are the counters the summary line reports.
+type totals struct{ consumed, processed, commits, aborted, lag float64 }
+
+func (m *metrics) snapshot() totals {
+	return totals{counterValue(m.consumed), counterValue(m.processed), counterValue(m.commits), counterValue(m.aborted), m.lagSum.load()}
 }
 
 // KafkaGatherer gathers franz-go's client metrics (kwindow_kafka_*). kprom names two
@@ -142,6 +181,11 @@ func (m *metrics) committed(t *task) {
 	}
 	for r, n := range t.invalid {
 		m.invalid.WithLabelValues(r.String()).Add(float64(n))
+	}
+	for r, n := range t.skipped {
+		if n > 0 {
+			m.skipped.WithLabelValues(skipNames[r]).Add(float64(n))
+		}
 	}
 	for i := range m.names {
 		s := t.eng.Stats(i)
@@ -181,3 +225,9 @@ func (m *metrics) forget(p int32) {
 		v.DeleteLabelValues(strconv.Itoa(int(p)))
 	}
 }
+
+// atomicFloat is a float64 read and written atomically.
+type atomicFloat struct{ bits atomic.Uint64 }
+
+func (f *atomicFloat) store(v float64) { f.bits.Store(math.Float64bits(v)) }
+func (f *atomicFloat) load() float64   { return math.Float64frombits(f.bits.Load()) }

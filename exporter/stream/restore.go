@@ -20,25 +20,23 @@ import (
 const restoreBatch = 20000
 
 // startRestore restores partition p in the background; the loop picks the task up
-// from rt.restored.
-func (rt *Runtime) startRestore(ctx context.Context, p int32) {
-	if _, ok := rt.tasks[p]; ok {
+// from s.restored.
+func (s *session) startRestore(ctx context.Context, p int32) {
+	if _, ok := s.tasks[p]; ok {
 		return
 	}
-	if cancel, ok := rt.restoring[p]; ok {
+	if cancel, ok := s.restoring[p]; ok {
 		cancel()
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	rt.restoring[p] = cancel
-	rt.wg.Add(1)
-	go func() {
-		defer rt.wg.Done()
-		t, err := rt.restore(ctx, p)
+	s.restoring[p] = cancel
+	s.wg.Go(func() {
+		t, err := s.restore(ctx, p)
 		if err != nil && ctx.Err() != nil {
 			err = nil // revoked or shutting down: not a failure
 		}
-		rt.restored <- restoreResult{partition: p, task: t, err: err}
-	}()
+		s.restored <- restoreResult{partition: p, task: t, err: err}
+	})
 }
 
 func (rt *Runtime) openStore(p int32) (store.Store, error) {
@@ -49,21 +47,25 @@ func (rt *Runtime) openStore(p int32) (store.Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return store.OpenRocks(dir, store.RocksOptions{BlockCache: rt.cache})
+	// The write-ahead log (unsynced) makes every committed write survive a crash
+	// of the process, so a restart after SIGKILL replays only the changelog tail
+	// written since the last commit, not the whole changelog.
+	return store.OpenRocks(dir, store.RocksOptions{BlockCache: rt.cache, WAL: true})
 }
 
 // restore opens partition p's store and replays its changelogs from the store's
 // checkpoint to their last stable offset, then loads the task.
-func (rt *Runtime) restore(ctx context.Context, p int32) (*task, error) {
+func (s *session) restore(ctx context.Context, p int32) (*task, error) {
+	rt := s.rt
 	st, err := rt.openStore(p)
 	if err != nil {
-		return nil, fmt.Errorf("opening store: %w", err)
+		return nil, fatalf(err, "cannot open the local state store in %s (is another kwindow process using the same state.dir?)", rt.storeDir(p))
 	}
-	t, err := rt.replay(ctx, p, st)
+	t, err := s.replay(ctx, p, st)
 	if errors.Is(err, errStale) {
-		rt.log.Warn("local state is ahead of its changelog (the topic was recreated or truncated): rebuilding it from the changelog", "partition", p, "err", err)
+		rt.log.Warn("local state does not continue its changelog: rebuilding it from the changelog", "partition", p, "err", err)
 		if st, err = rt.wipeStore(p, st); err == nil {
-			t, err = rt.replay(ctx, p, st)
+			t, err = s.replay(ctx, p, st)
 		}
 	}
 	if err != nil {
@@ -75,8 +77,9 @@ func (rt *Runtime) restore(ctx context.Context, p int32) (*task, error) {
 	return t, nil
 }
 
-// errStale: a store's checkpoint is past the end of its changelog.
-var errStale = errors.New("checkpoint beyond the changelog end")
+// errStale: a store's checkpoint is past the end of its changelog (the topic was
+// recreated), or before its log start (records it has not seen were deleted).
+var errStale = errors.New("local checkpoint outside the changelog")
 
 // wipeStore deletes partition p's local state and opens an empty store.
 func (rt *Runtime) wipeStore(p int32, st store.Store) (store.Store, error) {
@@ -93,7 +96,8 @@ func (rt *Runtime) storeDir(p int32) string {
 	return filepath.Join(rt.cfg.State.Dir, rt.cfg.Stream.ApplicationID, rt.cfg.Stream.InputTopic+"-"+strconv.Itoa(int(p)))
 }
 
-func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, error) {
+func (s *session) replay(ctx context.Context, p int32, st store.Store) (*task, error) {
+	rt := s.rt
 	cp, ok, err := st.Checkpoint()
 	if err != nil {
 		return nil, fmt.Errorf("reading checkpoint: %w", err)
@@ -104,9 +108,21 @@ func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, 
 	if cp.ChangelogOffsets == nil {
 		cp.ChangelogOffsets = map[string]int64{}
 	}
+	// The end is the last stable offset now: every transaction before it has
+	// ended, and restoration reads up to it, however long the broker takes.
 	ends, err := rt.adm.ListCommittedOffsets(ctx, rt.changelogs...)
+	if err == nil {
+		err = ends.Error()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing changelog end offsets: %w", err)
+	}
+	starts, err := rt.adm.ListStartOffsets(ctx, rt.changelogs...)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing changelog start offsets: %w", err)
 	}
 	from := map[string]map[int32]kgo.Offset{}
 	topicAgg := map[string]string{}
@@ -123,6 +139,15 @@ func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, 
 		if start > o.Offset {
 			return nil, fmt.Errorf("%w: %s partition %d: checkpoint %d, end %d", errStale, topic, p, start, o.Offset)
 		}
+		if so, _ := starts.Lookup(topic, p); start < so.Offset {
+			if start > 0 {
+				// Records after the checkpoint were deleted (retention or
+				// DeleteRecords): what they changed cannot be replayed on top of
+				// the local state, so it is rebuilt from what the changelog keeps.
+				return nil, fmt.Errorf("%w: %s partition %d: checkpoint %d, log start %d", errStale, topic, p, start, so.Offset)
+			}
+			start = so.Offset
+		}
 		if start < o.Offset {
 			from[topic] = map[int32]kgo.Offset{p: kgo.NewOffset().At(start)}
 			pos[topic], end[topic] = start, o.Offset
@@ -133,7 +158,7 @@ func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, 
 	began := rt.now()
 	if len(from) > 0 {
 		rt.log.Info("restoring partition from changelogs", "partition", p, "records", left)
-		if err := rt.consumeChangelogs(ctx, p, st, &cp, from, topicAgg, pos, end, left); err != nil {
+		if err := s.consumeChangelogs(ctx, p, st, &cp, from, topicAgg, pos, end, left); err != nil {
 			return nil, err
 		}
 		took := rt.now().Sub(began)
@@ -141,7 +166,7 @@ func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, 
 			"records_per_second", int64(float64(left)/max(took.Seconds(), 1e-3)))
 	}
 	rt.metrics.setRestoreLeft(p, 0)
-	t, err := newTask(rt, p, st, rt.now())
+	t, err := newTask(s, p, st, rt.now())
 	if err != nil {
 		return nil, err
 	}
@@ -150,11 +175,17 @@ func (rt *Runtime) replay(ctx context.Context, p int32, st store.Store) (*task, 
 	if err := t.retain(rt.now()); err != nil {
 		return nil, err
 	}
+	if rt.opts.Sink != nil {
+		if t.initial, err = t.recentTotals(); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
-func (rt *Runtime) consumeChangelogs(ctx context.Context, p int32, st store.Store, cp *store.Checkpoint,
+func (s *session) consumeChangelogs(ctx context.Context, p int32, st store.Store, cp *store.Checkpoint,
 	from map[string]map[int32]kgo.Offset, topicAgg map[string]string, pos, end map[string]int64, total int64) error {
+	rt := s.rt
 	base, err := kafka.ClientOpts(rt.cfg.Kafka)
 	if err != nil {
 		return err
@@ -165,6 +196,7 @@ func (rt *Runtime) consumeChangelogs(ctx context.Context, p int32, st store.Stor
 		// Control records (transaction markers) move the position too; without them
 		// a changelog ending in a marker would never seem fully read.
 		kgo.KeepControlRecords(),
+		kgo.WithHooks(rt.health),
 	)...)
 	if err != nil {
 		return fmt.Errorf("restore client: %w", err)
@@ -193,10 +225,15 @@ func (rt *Runtime) consumeChangelogs(ctx context.Context, p int32, st store.Stor
 		}
 		return false
 	}
+	// Restoration reads until the end offset taken at the start, however long the
+	// broker takes: stopping early would make the task go live without part of its
+	// state, and its next commit would move the checkpoint past what it never read.
+	// Every committed transaction ends in a marker (kept by KeepControlRecords) and
+	// compaction never removes the last batch, so the end is always reached; while
+	// nothing arrives, a warning says where restoration waits.
+	lastRecord := rt.now()
 	for behind() {
-		// A compacted changelog can end with a gap: if nothing arrives for a while
-		// although the end is not reached, the records there are gone.
-		pollCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		pollCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		fetches := cl.PollRecords(pollCtx, restoreBatch)
 		cancel()
 		if ctx.Err() != nil {
@@ -209,12 +246,20 @@ func (rt *Runtime) consumeChangelogs(ctx context.Context, p int32, st store.Stor
 			}
 		})
 		if fetchErr != nil {
-			return fetchErr
+			if c := classify(fetchErr); c != fetchErr {
+				return c
+			}
+			rt.health.fetchError("", p, fetchErr) // logged, rate-limited; franz-go retries
 		}
 		if fetches.NumRecords() == 0 {
-			rt.log.Warn("changelog ends before its end offset (compacted gap); treating it as read", "partition", p)
-			break
+			if waited := rt.now().Sub(lastRecord); waited >= 10*time.Second {
+				rt.log.Warn("restoring: no changelog records arrive", "partition", p, "waiting_for", waited.Round(time.Second),
+					"position", fmt.Sprint(pos), "end", fmt.Sprint(end))
+				lastRecord = rt.now()
+			}
+			continue
 		}
+		lastRecord = rt.now()
 		fetches.EachRecord(func(r *kgo.Record) {
 			pos[r.Topic] = r.Offset + 1
 			done++

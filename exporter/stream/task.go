@@ -24,7 +24,9 @@ type Result struct {
 
 // Commit is what one task's committed transaction changed.
 type Commit struct {
-	Partition  int32
+	Partition int32
+	// StreamTime: every window closing at or before it has been published, in
+	// this commit or an earlier one.
 	StreamTime int64
 	// Closed are the final results of the windows that closed. Their aggregates
 	// are never modified again.
@@ -47,10 +49,11 @@ type Sink interface {
 }
 
 // task is one input partition: its engine, its store and what the current
-// transaction will commit for it. Only the runtime's loop goroutine touches it,
+// transaction will commit for it. Only the session's loop goroutine touches it,
 // except the produce promises, which update next under mu.
 type task struct {
 	rt        *Runtime
+	s         *session
 	partition int32
 	label     string // partition as a metric label
 	store     store.Store
@@ -62,9 +65,12 @@ type task struct {
 	results    []Result
 	totals     []engine.Change
 	nextInput  int64 // input offset after the last processed record, -1 if none
+	inputEpoch int32 // leader epoch of that record
 	streamTime int64 // stream time the meta record of this transaction carries
+	flushed    int64 // stream time of the last flush: every window closing by then is published
 	late       []uint64
 	invalid    map[event.Reason]uint64
+	skipped    [numSkips]uint64
 	processed  uint64
 	mu         sync.Mutex
 	next       []int64 // per aggregation: changelog offset after this transaction's last record, -1 if none
@@ -76,11 +82,15 @@ type task struct {
 	idleMark   time.Time // wall time up to which idleness has advanced stream time
 	retainedAt time.Time // last retention pass
 	key, val   []byte    // scratch
+
+	// initial are the recent running totals read at restoration, for Sink.Active.
+	initial []engine.Change
 }
 
-func newTask(rt *Runtime, partition int32, st store.Store, now time.Time) (*task, error) {
+func newTask(s *session, partition int32, st store.Store, now time.Time) (*task, error) {
+	rt := s.rt
 	n := len(rt.cfg.Aggregations)
-	t := &task{rt: rt, partition: partition, label: strconv.Itoa(int(partition)), store: st, late: make([]uint64, n), next: make([]int64, n),
+	t := &task{rt: rt, s: s, partition: partition, label: strconv.Itoa(int(partition)), store: st, late: make([]uint64, n), next: make([]int64, n),
 		invalid: map[event.Reason]uint64{}, overflowSeen: make([]uint64, n), lastActive: now, retainedAt: now}
 	if err := t.load(); err != nil {
 		return nil, err
@@ -102,7 +112,9 @@ func (t *task) load() error {
 		cp.ChangelogOffsets = map[string]int64{}
 	}
 	t.cp = cp
-	e := engine.New(t.rt.cfg)
+	// Running totals stay in the store until their key has an event (LoadTotal):
+	// only the windows that may still be open or needed are read now.
+	e := engine.NewWithOptions(t.rt.cfg, engine.Options{LoadTotal: t.loadTotal})
 	e.AdvanceTo(cp.StreamTime)
 	for i := range t.rt.cfg.Aggregations {
 		name := t.rt.cfg.Aggregations[i].Name
@@ -110,18 +122,8 @@ func (t *task) load() error {
 		var decodeErr error
 		err := t.store.Groups(name, func(group []byte) bool {
 			g := append([]byte(nil), group...)
-			if b, ok, err := t.store.Get(store.Key{Agg: name, Group: g, Start: engine.TotalStart}); err != nil || ok {
-				var v aggregate.Value
-				if err == nil {
-					err = v.UnmarshalBinary(b)
-				}
-				if decodeErr = err; err != nil {
-					return false
-				}
-				e.Restore(i, g, engine.TotalStart, v)
-			}
-			// Range excludes its upper bound, so the total (at TotalStart) is not read again.
-			err := t.store.Range(name, g, from, math.MaxInt64, func(en store.Entry) bool {
+			// Range excludes its upper bound: the running total, at TotalStart, is not read.
+			err := t.store.Range(name, g, from, engine.TotalStart, func(en store.Entry) bool {
 				var v aggregate.Value
 				if decodeErr = v.UnmarshalBinary(en.Value); decodeErr != nil {
 					return false
@@ -153,31 +155,51 @@ func (t *task) reset() {
 	t.totals = t.totals[:0]
 	t.nextInput = -1
 	t.streamTime = t.cp.StreamTime
+	t.flushed = t.cp.StreamTime
 	clear(t.late)
 	clear(t.invalid)
+	clear(t.skipped[:])
 	t.processed = 0
 	for i := range t.next {
 		t.next[i] = -1
 	}
 }
 
+// Why a record without an event was skipped (kwindow_skipped_records_total{reason}).
+const (
+	skipTombstone = iota
+	skipEmpty
+	numSkips
+)
+
+var skipNames = [numSkips]string{"tombstone", "empty"}
+
 // process applies one input record.
 func (t *task) process(r *kgo.Record, now time.Time) {
 	rt := t.rt
 	ev := &rt.ev
-	t.nextInput = r.Offset + 1
+	t.nextInput, t.inputEpoch = r.Offset+1, r.LeaderEpoch
 	t.lastActive = now
-	if err := rt.dec.Decode(r.Value, ev); err != nil {
+	switch {
+	case r.Value == nil:
+		// A tombstone (a compacted input topic has them) carries no event: skipped
+		// and counted, not dead-lettered, so compaction does not look like bad input.
+		t.skipped[skipTombstone]++
+		return
+	case len(r.Value) == 0:
+		t.skipped[skipEmpty]++
+		return
+	}
+	// The event time is the payload's or, without one, the record's; either way
+	// the decoder bounds it (min_timestamp, max_future_skew).
+	if err := rt.dec.DecodeRecord(r.Value, r.Timestamp.UnixMilli(), ev); err != nil {
 		reason := event.NotJSON
 		if e, ok := err.(*event.Error); ok {
 			reason = e.Reason
 		}
 		t.invalid[reason]++
-		rt.deadLetter(t.partition, r, reason, err)
+		t.s.deadLetter(t.partition, r, reason, err)
 		return
-	}
-	if ev.Time == 0 {
-		ev.Time = r.Timestamp.UnixMilli()
 	}
 	t.processed++
 	if late := t.eng.Process(ev); late != 0 {
@@ -186,16 +208,20 @@ func (t *task) process(r *kgo.Record, now time.Time) {
 				t.late[i]++
 			}
 		}
-		rt.lateRecord(t.partition, r, late)
+		t.s.lateRecord(t.partition, r, late)
 	}
 }
 
 // prepare produces what the transaction commits for this task: changelog records
 // of the changed windows, the results of the closed ones, and the stream time.
-func (t *task) prepare(now time.Time) {
+func (t *task) prepare(now time.Time) error {
 	t.idle(now)
 	rt := t.rt
 	f := t.eng.Flush()
+	if err := t.eng.Err(); err != nil {
+		return err // the store failed to give back a running total
+	}
+	t.flushed = f.StreamTime
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := rt.cfg.Aggregations[c.Agg].Name
@@ -204,7 +230,7 @@ func (t *task) prepare(now time.Time) {
 		if c.Value.Agg != nil {
 			var err error
 			if value, err = c.Value.AppendBinary(nil); err != nil {
-				rt.failProduce(fmt.Errorf("encoding %s window: %w", name, err))
+				t.s.failProduce(fmt.Errorf("encoding %s window: %w", name, err))
 				continue
 			}
 		}
@@ -222,7 +248,7 @@ func (t *task) prepare(now time.Time) {
 	for i := range f.Closed {
 		c := &f.Closed[i]
 		t.results = append(t.results, Result{Partition: t.partition, Change: *c})
-		rt.publishResult(t.partition, c)
+		t.s.publishResult(t.partition, c)
 	}
 	// Stream time is persisted with other changes only: what it guards is that a
 	// window published as closed is not published again after a restart. An idle
@@ -234,6 +260,7 @@ func (t *task) prepare(now time.Time) {
 			t.produceChangelog(i, metaKey, metaValue(f.StreamTime))
 		}
 	}
+	return nil
 }
 
 // idle advances stream time with the wall clock once the partition has received
@@ -255,7 +282,7 @@ func (t *task) idle(now time.Time) {
 
 func (t *task) produceChangelog(agg int, key, value []byte) {
 	r := &kgo.Record{Topic: t.rt.changelogs[agg], Partition: t.partition, Key: key, Value: value}
-	t.rt.produce(r, func(r *kgo.Record) {
+	t.s.produce(r, func(r *kgo.Record) {
 		t.mu.Lock()
 		t.next[agg] = max(t.next[agg], r.Offset+1)
 		t.mu.Unlock()
@@ -282,7 +309,7 @@ func (t *task) committed() ([]Result, Commit, error) {
 	}
 	t.rt.metrics.committed(t)
 	results := t.results
-	c := Commit{Partition: t.partition, StreamTime: t.streamTime, Totals: t.totals}
+	c := Commit{Partition: t.partition, StreamTime: max(t.streamTime, t.flushed), Totals: t.totals}
 	for _, r := range results {
 		c.Closed = append(c.Closed, r.Change)
 	}
@@ -291,16 +318,58 @@ func (t *task) committed() ([]Result, Commit, error) {
 	return results, c, nil
 }
 
-// totalsNow lists the running totals of every key, for Sink.Active.
-func (t *task) totalsNow() []engine.Change {
+// loadTotal reads the running total of a key from the store, for the engine
+// (engine.Options.LoadTotal): a nil Agg when the key has none yet.
+func (t *task) loadTotal(agg int, group []byte) (aggregate.Value, error) {
+	name := t.rt.cfg.Aggregations[agg].Name
+	b, ok, err := t.store.Get(store.Key{Agg: name, Group: group, Start: engine.TotalStart})
+	if err != nil {
+		return aggregate.Value{}, fmt.Errorf("partition %d: reading a %s running total: %w", t.partition, name, err)
+	}
+	var v aggregate.Value
+	if !ok {
+		return v, nil
+	}
+	if err := v.UnmarshalBinary(b); err != nil {
+		return aggregate.Value{}, fmt.Errorf("partition %d: decoding a %s running total: %w", t.partition, name, err)
+	}
+	return v, nil
+}
+
+// recentTotals reads from the store the running totals of the keys active within
+// metrics.idle_windows windows of the task's stream time, for Sink.Active: keys
+// quiet for longer are not exported, and come back with their next event.
+func (t *task) recentTotals() ([]engine.Change, error) {
 	var out []engine.Change
 	for i := range t.rt.cfg.Aggregations {
-		t.eng.Totals(i, func(g string, a *aggregate.Aggregate) {
-			out = append(out, engine.Change{Agg: i, Group: g, Start: engine.TotalStart,
-				Value: aggregate.Value{End: engine.TotalStart, Last: t.cp.StreamTime, Agg: a}})
+		a := &t.rt.cfg.Aggregations[i]
+		span := a.Window.Size.Millis()
+		if a.Window.Type == "session" {
+			span = a.Window.Gap.Millis()
+		}
+		since := int64(math.MinInt64)
+		if t.cp.StreamTime != engine.NoTime {
+			since = t.cp.StreamTime - int64(t.rt.cfg.Metrics.IdleWindows+1)*span
+		}
+		var loadErr error
+		err := t.store.Groups(a.Name, func(group []byte) bool {
+			v, err := t.loadTotal(i, group)
+			if loadErr = err; err != nil {
+				return false
+			}
+			if v.Agg != nil && v.Last >= since {
+				out = append(out, engine.Change{Agg: i, Group: string(group), Start: engine.TotalStart, Value: v})
+			}
+			return true
 		})
+		if err == nil {
+			err = loadErr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("partition %d: reading %s running totals: %w", t.partition, a.Name, err)
+		}
 	}
-	return out
+	return out, nil
 }
 
 // rollback drops what the aborted transaction added and rebuilds the engine from

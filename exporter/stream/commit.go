@@ -1,0 +1,165 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// commit ends the interval. The rule: the stores, the view, the output callback and
+// the input offsets move on only when every record the interval produced was
+// acknowledged by the broker and the transaction committed. Any produce failure,
+// at any point up to the commit, aborts the transaction and rolls every task back
+// to its store; an error ending the transaction (its outcome unknown) ends the
+// session, whose successor restores from the changelogs what did commit.
+func (s *session) commit(ctx context.Context, polled int) error {
+	rt := s.rt
+	start := rt.now()
+	for _, t := range s.tasks {
+		if err := t.prepare(start); err != nil {
+			// A local store that cannot give back a running total will not get
+			// better on retry; nothing of this interval is committed.
+			if rt.eos {
+				s.txn.End(ctx, kgo.TryAbort)
+			}
+			return fatalf(err, "the local state store failed")
+		}
+	}
+	if polled == 0 && s.produced.Load() == 0 && s.abortCause == "" {
+		// Nothing read, nothing to write: end the transaction without committing.
+		// (A commit without offsets costs 500 ms in franz-go: with no
+		// TxnOffsetCommit response it cannot tell the broker supports KIP-447 and
+		// waits for transaction markers as for brokers older than 2.5.)
+		if rt.eos {
+			if _, err := s.txn.End(ctx, kgo.TryAbort); err != nil {
+				return classify(fmt.Errorf("ending empty transaction: %w", err))
+			}
+		}
+		s.produceErr.Store(nil)
+		return nil
+	}
+	defer s.produced.Store(0)
+	rt.health.working(start)
+
+	// Wait for every record to be acknowledged (or failed) before deciding: End
+	// would flush too, but only after deciding to commit.
+	if err := s.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flushing the interval's records (broker unreachable?): %w", err)
+	}
+	cause := s.abortCause
+	s.abortCause = ""
+	if p := s.produceErr.Swap(nil); p != nil && cause == "" {
+		cause = "a record failed to produce: " + (*p).Error()
+	}
+	committed := cause == ""
+	if rt.eos {
+		try := kgo.TryCommit
+		if cause != "" {
+			try = kgo.TryAbort
+		}
+		var err error
+		committed, err = s.txn.End(ctx, try)
+		if err != nil {
+			return classify(fmt.Errorf("ending transaction (its outcome is unknown; the next session restores what committed): %w", err))
+		}
+		if !committed && cause == "" {
+			cause = "the group rebalanced or the commit of the input offsets failed"
+		}
+		if p := s.produceErr.Swap(nil); p != nil && committed {
+			// Flush returned, so every promise has run: this cannot happen. If it
+			// did, the transaction committed without the record; say so loudly.
+			rt.log.Error("a record failed after its transaction committed", "err", *p)
+		}
+	} else if cause != "" {
+		// at_least_once: the records that did go out stay out; the session is
+		// replaced and the next one reprocesses from the committed offsets.
+		return fmt.Errorf("at_least_once interval failed: %s", cause)
+	}
+	if !committed {
+		rt.metrics.aborted.Inc()
+		n := rt.health.aborted(cause)
+		rt.log.Warn("transaction aborted; its records will be processed again", "cause", cause, "aborted_in_a_row", n)
+		for _, t := range s.tasks {
+			if err := t.rollback(); err != nil {
+				return fatalf(err, "the local state store failed")
+			}
+		}
+		return nil
+	}
+	return s.applyCommit(ctx, start)
+}
+
+// applyCommit writes what a committed interval changed to the stores and hands it
+// to the metrics view and the output callback.
+func (s *session) applyCommit(ctx context.Context, start time.Time) error {
+	rt := s.rt
+	var (
+		results []Result
+		commits []Commit
+		offsets = map[int32]kgo.EpochOffset{}
+	)
+	stats := start.Sub(s.statsAt) >= 10*time.Second
+	if stats {
+		s.statsAt = start
+	}
+	for p, t := range s.tasks {
+		if t.nextInput >= 0 {
+			offsets[p] = kgo.EpochOffset{Epoch: t.inputEpoch, Offset: t.nextInput}
+		}
+		r, c, err := t.committed()
+		if err != nil {
+			return fatalf(err, "the local state store failed")
+		}
+		results = append(results, r...)
+		commits = append(commits, c)
+		if stats {
+			if st, err := t.store.Stats(); err == nil {
+				rt.metrics.storeKeys.WithLabelValues(t.label).Set(float64(st.Keys))
+				rt.metrics.storeBytes.WithLabelValues(t.label).Set(float64(st.LiveBytes))
+			}
+		}
+		if err := t.retain(start); err != nil {
+			return fatalf(err, "the local state store failed")
+		}
+	}
+	if !rt.eos && len(offsets) > 0 {
+		// The stores hold the changes: now the input offsets of the partitions with
+		// a running task may move on (never those of records no task counted).
+		commit := map[string]map[int32]kgo.EpochOffset{rt.cfg.Stream.InputTopic: offsets}
+		var cerr error
+		s.cl.CommitOffsetsSync(ctx, commit, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err == nil {
+				for _, t := range resp.Topics {
+					for _, p := range t.Partitions {
+						if e := kerr.ErrorForCode(p.ErrorCode); e != nil && err == nil {
+							err = e
+						}
+					}
+				}
+			}
+			cerr = err
+		})
+		if cerr != nil {
+			rt.log.Warn("committing offsets (the records will be processed again)", "err", cerr)
+		}
+	}
+	rt.metrics.commits.Inc()
+	done := rt.now()
+	rt.health.committed(done)
+	rt.metrics.commitSeconds.Observe(done.Sub(start).Seconds())
+	for _, r := range results {
+		closeAt := r.Value.End + rt.cfg.Aggregations[r.Agg].Grace.Millis()
+		rt.metrics.freshness.Observe(max(float64(done.UnixMilli()-closeAt)/1000, 0))
+	}
+	if len(results) > 0 && rt.opts.OnResults != nil {
+		rt.opts.OnResults(results)
+	}
+	if rt.opts.Sink != nil {
+		rt.opts.Sink.Committed(commits)
+	}
+	return nil
+}

@@ -1,0 +1,297 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestRecordsAtSizeLimit: an input record as large as the broker accepts, and a
+// valid event whose dimension is huge, go to the dead-letter topic (the first cut
+// to fit, with headers saying so) while the pipeline keeps committing and every
+// window stays exact. Before, the copy exceeded what the producer and broker take
+// (MESSAGE_TOO_LARGE): every transaction aborted on it forever (exactly_once) or
+// the process exited (at_least_once).
+func TestRecordsAtSizeLimit(t *testing.T) {
+	for _, g := range []string{"exactly_once", "at_least_once"} {
+		t.Run(g, func(t *testing.T) {
+			addr := newCluster(t)
+			cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "state"))
+			cfg.Stream.ProcessingGuarantee = g
+			tr := &traffic{counts: map[string]uint64{}, base: (time.Now().UnixMilli() - 3600_000) / minute * minute}
+			rng := rand.New(rand.NewPCG(7, 7))
+			// The test producer may send what the broker takes (1048588 bytes a batch).
+			prod := client(t, addr, kgo.ProducerBatchMaxBytes(1048588))
+			produce(t, prod, tr.batch(rng, 300))
+			huge := bytes.Repeat([]byte("x"), 1048588-200) // not JSON; the largest value a batch holds
+			longDim := reqJSON(tr.base+1000, strings.Repeat("e", 600<<10), 200, 3)
+			produce(t, prod, []*kgo.Record{
+				{Topic: input, Partition: 0, Value: huge},
+				{Topic: input, Partition: 1, Value: longDim},
+			})
+			produce(t, prod, tr.batch(rng, 300))
+			in := startInstance(t, cfg)
+			defer in.stop(t)
+			produce(t, prod, tr.closeAll())
+			checkExact(t, addr, tr)
+
+			dlq := consumeAll(t, addr, cfg.Stream.DeadLetterTopic, 2, 30*time.Second)
+			if len(dlq) != 2 {
+				t.Fatalf("%d dead letters, want 2", len(dlq))
+			}
+			for _, r := range dlq {
+				switch header(r, HeaderReason) {
+				case "not_json":
+					if header(r, HeaderTruncated) != "value" || header(r, HeaderOriginalValue) != fmt.Sprint(len(huge)) ||
+						len(r.Value) >= len(huge) || !bytes.HasPrefix(huge, r.Value) {
+						t.Errorf("the oversized copy: %d bytes, headers %v", len(r.Value), r.Headers)
+					}
+				case "dimension_too_long":
+					if !bytes.Equal(r.Value, longDim) || header(r, HeaderTruncated) != "" {
+						t.Errorf("the event with a long dimension must be copied whole (it fits): %d bytes, headers %v", len(r.Value), r.Headers)
+					}
+				default:
+					t.Errorf("unexpected dead letter: reason %q", header(r, HeaderReason))
+				}
+			}
+			if n := testutil.ToFloat64(in.rt.metrics.truncated.WithLabelValues("dead_letter")); n != 1 {
+				t.Errorf("kwindow_truncated_copies_total{topic=dead_letter} = %v, want 1", n)
+			}
+		})
+	}
+}
+
+// TestTombstonesAndEmptyValues: null values (tombstones, as a compacted input
+// topic has) and empty values are skipped and counted under their own reasons,
+// not dead-lettered, so compaction does not raise the dead-letter alert.
+func TestTombstonesAndEmptyValues(t *testing.T) {
+	addr := newCluster(t)
+	cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "state"))
+	tr := &traffic{counts: map[string]uint64{}, base: (time.Now().UnixMilli() - 3600_000) / minute * minute}
+	rng := rand.New(rand.NewPCG(2, 3))
+	prod := client(t, addr)
+	rs := tr.batch(rng, 200)
+	for p := int32(0); p < partitions; p++ {
+		rs = append(rs,
+			&kgo.Record{Topic: input, Partition: p, Key: []byte("k"), Value: nil},
+			&kgo.Record{Topic: input, Partition: p, Key: []byte("k"), Value: []byte{}},
+			&kgo.Record{Topic: input, Partition: p, Key: []byte("k2"), Value: nil})
+	}
+	produce(t, prod, append(rs, tr.batch(rng, 200)...))
+	in := startInstance(t, cfg)
+	defer in.stop(t)
+	produce(t, prod, tr.closeAll())
+	checkExact(t, addr, tr)
+	if dlq := consumeAll(t, addr, cfg.Stream.DeadLetterTopic, 1, 3*time.Second); len(dlq) != 0 {
+		t.Errorf("%d dead letters for tombstones and empty values, want none", len(dlq))
+	}
+	skipped := func(r string) float64 { return testutil.ToFloat64(in.rt.metrics.skipped.WithLabelValues(r)) }
+	if skipped("tombstone") != 2*partitions || skipped("empty") != partitions {
+		t.Errorf("skipped: %v tombstones, %v empty, want %d and %d", skipped("tombstone"), skipped("empty"), 2*partitions, partitions)
+	}
+}
+
+// TestProduceFailureAborts: a changelog record fails to produce while the
+// transaction's records are being flushed. The interval must abort and be redone:
+// the stores, the view and the output move on only with every record acknowledged.
+// Checked the hard way: the state is then rebuilt from the changelog alone (local
+// state deleted), and the windows it publishes must be exact. Before, a failure
+// seen only during the commit's flush still committed the transaction without the
+// record, and the store was written as if it had gone out.
+func TestProduceFailureAborts(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, input), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	stateDir := filepath.Join(t.TempDir(), "state")
+	cfg := instanceConfig(t, addr, "a", stateDir)
+	tr := &traffic{counts: map[string]uint64{}, base: (time.Now().UnixMilli() - 3600_000) / minute * minute}
+	rng := rand.New(rand.NewPCG(9, 9))
+	prod := client(t, addr)
+	a := startInstance(t, cfg)
+	waitReady(t, a)
+	produce(t, prod, tr.batch(rng, 500))
+	waitProcessed(t, a, float64(tr.sent))
+
+	// The broker refuses the next produce request that writes the changelog: the
+	// records' promises fail while the interval's records are being flushed.
+	fail := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: cfg.ChangelogTopic("endpoint_1m"), Err: kerr.InvalidRecord})
+	produce(t, prod, tr.batch(rng, 500))
+	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer wcancel()
+	if err := fail.Wait(wctx, 1); err != nil {
+		t.Fatalf("no changelog produce request reached the broker: %v", err)
+	}
+	waitProcessed(t, a, float64(tr.sent))
+	if testutil.ToFloat64(a.rt.metrics.aborted) == 0 {
+		t.Error("no transaction aborted although changelog records failed")
+	}
+	a.stop(t)
+	b := startInstance(t, instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "fresh")))
+	defer b.stop(t)
+	produce(t, prod, tr.closeAll())
+	checkExact(t, addr, tr)
+}
+
+// TestRestoreWaitsForSlowBroker: restoration reads the changelog up to the end
+// offset it took at the start, however long the broker takes. Before, 3 s without
+// a record counted as "the end" (a compacted gap): with changelog fetches delayed
+// 4 s the task went live with nothing restored, and its next commit moved the
+// checkpoint past what it never read.
+func TestRestoreWaitsForSlowBroker(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, input), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "a"))
+	tr := &traffic{counts: map[string]uint64{}, base: (time.Now().UnixMilli() - 3600_000) / minute * minute}
+	rng := rand.New(rand.NewPCG(1, 9))
+	prod := client(t, addr)
+	for range 4 {
+		produce(t, prod, tr.batch(rng, 500))
+	}
+	a := startInstance(t, cfg)
+	waitProcessed(t, a, float64(tr.sent))
+	a.stop(t)
+
+	// Every fetch of the changelog now waits 4 s, the first eight of them.
+	changelog := cfg.ChangelogTopic("endpoint_1m")
+	id := c.TopicInfo(changelog).TopicID
+	var delayed atomic.Int32
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, ft := range req.(*kmsg.FetchRequest).Topics {
+			if (ft.Topic == changelog || ft.TopicID == id) && delayed.Add(1) <= 8 {
+				c.SleepControl(func() { time.Sleep(4 * time.Second) })
+				break
+			}
+		}
+		return nil, nil, false
+	})
+	b := startInstance(t, instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "b")))
+	defer b.stop(t)
+	produce(t, prod, tr.closeAll())
+	checkExact(t, addr, tr)
+	if delayed.Load() == 0 {
+		t.Error("no changelog fetch was delayed: the test did not test")
+	}
+}
+
+// TestPausedUntilRestored: franz-go can call the lost callback and then the new
+// assignment's before the loop handles either (a session lost while the loop is
+// blocked ending a transaction, as a broker restart does). The partition must stay
+// paused until its task is restored. Before, closing the old task resumed it:
+// records arrived for a partition still restoring, were skipped, and the next
+// transaction committed their offsets, so they were never counted.
+func TestPausedUntilRestored(t *testing.T) {
+	addr := newCluster(t)
+	cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "state"))
+	tr := &traffic{counts: map[string]uint64{}, base: (time.Now().UnixMilli() - 3600_000) / minute * minute}
+	rng := rand.New(rand.NewPCG(4, 2))
+	prod := client(t, addr)
+	in := startInstance(t, cfg)
+	defer in.stop(t)
+	waitReady(t, in)
+	produce(t, prod, tr.batch(rng, 300))
+	waitProcessed(t, in, float64(tr.sent))
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() { // traffic all along
+		defer close(sent)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				produce(t, prod, tr.batch(rng, 100))
+			}
+		}
+	}()
+	for range 5 {
+		s := in.rt.cur.Load()
+		m := map[string][]int32{input: {0, 1, 2}}
+		s.onRevoked(context.Background(), s.cl, m) // "lost"
+		s.onAssigned(context.Background(), s.cl, m)
+		time.Sleep(300 * time.Millisecond)
+	}
+	close(stop)
+	<-sent
+	produce(t, prod, tr.closeAll())
+	checkExact(t, addr, tr)
+}
+
+// TestWebBeforeKafka is in the main package (serve_test.go); TestBrokerOutage and
+// the multi-instance chaos test are in chaos_test.go.
+
+// TestFatalErrors: errors no retry can fix end Run with a message that says what
+// to do, instead of retrying forever: a missing input topic, and a second process
+// running with the same instance_id (it fences the first).
+func TestFatalErrors(t *testing.T) {
+	t.Run("missing input topic", func(t *testing.T) {
+		addr := newCluster(t)
+		cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "state"))
+		cfg.Stream.InputTopic = "no-such-topic"
+		rt, err := New(context.Background(), cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = runWithin(t, rt, 30*time.Second)
+		var fatal *FatalError
+		if !errors.As(err, &fatal) || !strings.Contains(err.Error(), `the input topic "no-such-topic" does not exist`) {
+			t.Errorf("Run = %v, want a fatal error naming the missing topic", err)
+		}
+	})
+	t.Run("instance_id shared", func(t *testing.T) {
+		addr := newCluster(t)
+		a := startInstance(t, instanceConfig(t, addr, "same", filepath.Join(t.TempDir(), "a")))
+		waitReady(t, a)
+		produce(t, client(t, addr), (&traffic{counts: map[string]uint64{}, base: time.Now().UnixMilli() - 3600_000}).batch(rand.New(rand.NewPCG(1, 1)), 100))
+		b := startInstance(t, instanceConfig(t, addr, "same", filepath.Join(t.TempDir(), "b")))
+		defer b.stop(t)
+		traffic := &traffic{counts: map[string]uint64{}, base: time.Now().UnixMilli() - 3600_000}
+		rng := rand.New(rand.NewPCG(2, 2))
+		prod := client(t, addr)
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+			produce(t, prod, traffic.batch(rng, 50)) // both have work, so both commit
+			select {
+			case err := <-a.done:
+				var fatal *FatalError
+				if !errors.As(err, &fatal) || !strings.Contains(err.Error(), "instance_id") {
+					t.Errorf("the fenced instance ended with %v, want a fatal error about instance_id", err)
+				}
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		a.cancel()
+		t.Fatal("two processes with one instance_id both kept running for 60s")
+	})
+}
+
+func runWithin(t *testing.T, rt *Runtime, d time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := rt.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("Run still running after %v", d)
+	}
+	return err
+}

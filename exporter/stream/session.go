@@ -1,0 +1,483 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/kafka"
+)
+
+// session is one connection of the runtime to Kafka: a group member with its
+// transactional client and the tasks of the partitions it was assigned. A session
+// that fails is thrown away whole (tasks included) and Run starts a new one; the
+// stores keep what was committed, so the new session's tasks restore only the
+// changelog tail.
+type session struct {
+	rt  *Runtime
+	cl  *kgo.Client
+	txn *kgo.GroupTransactSession // exactly once only
+
+	tasks     map[int32]*task
+	restoring map[int32]context.CancelFunc
+	events    chan groupEvent
+	restored  chan restoreResult
+	wg        sync.WaitGroup
+
+	produceErr atomic.Pointer[error]
+	produced   atomic.Int64 // records produced in the current interval
+	joined     atomic.Bool
+	// abortCause, when set, makes the current interval abort: records arrived for
+	// a partition without a running task, so their offsets must not be committed.
+	abortCause string
+	statsAt    time.Time // last store statistics
+	ready      bool      // every assigned partition was running at the last check
+}
+
+type groupEvent struct {
+	assigned   bool
+	partitions []int32
+}
+
+type restoreResult struct {
+	partition int32
+	task      *task
+	err       error
+}
+
+// runSession connects, joins the group and processes until ctx ends (nil) or the
+// session fails (the error says why; a *FatalError if no retry can help).
+func (rt *Runtime) runSession(ctx context.Context) error {
+	rt.setStatus("connecting to Kafka")
+	if err := rt.connect(ctx); err != nil {
+		return err
+	}
+	s := &session{
+		rt:        rt,
+		tasks:     map[int32]*task{},
+		restoring: map[int32]context.CancelFunc{},
+		events:    make(chan groupEvent, 256),
+		restored:  make(chan restoreResult, 256),
+	}
+	defer s.close()
+	if err := s.open(); err != nil {
+		return err
+	}
+	rt.cur.Store(s)
+	defer rt.cur.Store(nil)
+	rt.setStatus("joining the consumer group")
+	return s.loop(ctx)
+}
+
+// connect checks the input topic and creates the topics kwindow owns, each attempt
+// bounded so that an unresponsive broker is reported rather than waited on.
+func (rt *Runtime) connect(ctx context.Context) error {
+	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	err := rt.ensureTopics(actx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kafka.ErrNoTopic):
+		return fatalf(err, "the input topic %q does not exist: create it, or set stream.input_topic", rt.cfg.Stream.InputTopic)
+	case isAuthError(err):
+		return fatalf(err, "Kafka refused kwindow's credentials or permissions: check kafka.sasl and the ACLs")
+	case ctx.Err() == nil && actx.Err() != nil:
+		return fmt.Errorf("connecting to Kafka %v: no answer within 15s: %w", rt.cfg.Kafka.Brokers, err)
+	}
+	return fmt.Errorf("connecting to Kafka %v: %w", rt.cfg.Kafka.Brokers, err)
+}
+
+// ensureTopics checks the input topic and creates the changelogs (compacted, as
+// many partitions as the input) and the output, dead-letter and late topics.
+func (rt *Runtime) ensureTopics(ctx context.Context) error {
+	s := &rt.cfg.Stream
+	n, err := kafka.PartitionCount(ctx, rt.adm, s.InputTopic)
+	if err != nil {
+		return err
+	}
+	rt.partitions = n
+	compact := "compact,delete"
+	var specs []kafka.TopicSpec
+	for i, a := range rt.cfg.Aggregations {
+		// Windows leave the store after retention; their changelog records may go a
+		// day later (Kafka Streams' additional changelog retention).
+		retention := fmt.Sprint((a.Retention.Millis() + 24*time.Hour.Milliseconds()))
+		specs = append(specs, kafka.TopicSpec{Name: rt.changelogs[i], Partitions: n, Configs: map[string]*string{
+			"cleanup.policy": &compact, "retention.ms": &retention}})
+	}
+	for _, t := range []string{s.OutputTopic, s.DeadLetterTopic, s.LateTopic} {
+		if t != "" && t != "-" {
+			specs = append(specs, kafka.TopicSpec{Name: t})
+		}
+	}
+	if err := kafka.EnsureTopics(ctx, rt.adm, s.ReplicationFactor, specs...); err != nil {
+		return err
+	}
+	if err := rt.awaitChangelogs(ctx); err != nil {
+		return err
+	}
+	count := func(t string) (int32, error) {
+		if t == "" || t == "-" {
+			return 0, nil
+		}
+		return kafka.PartitionCount(ctx, rt.adm, t)
+	}
+	if rt.outParts, err = count(s.OutputTopic); err != nil {
+		return err
+	}
+	if rt.dlqParts, err = count(s.DeadLetterTopic); err != nil {
+		return err
+	}
+	if rt.lateParts, err = count(s.LateTopic); err != nil {
+		return err
+	}
+	rt.copyLimit, err = rt.maxCopyBytes(ctx)
+	return err
+}
+
+// awaitChangelogs waits until every changelog partition answers a ListOffsets
+// request: brokers learn of new topics asynchronously.
+func (rt *Runtime) awaitChangelogs(ctx context.Context) error {
+	for {
+		ends, err := rt.adm.ListCommittedOffsets(ctx, rt.changelogs...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("changelog topics not available: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// open creates the session's group client (transactional under exactly_once).
+func (s *session) open() error {
+	rt := s.rt
+	cfg := rt.cfg
+	base, err := kafka.ClientOpts(cfg.Kafka)
+	if err != nil {
+		return fatalf(err, "bad Kafka client configuration")
+	}
+	opts := append(base,
+		kgo.ConsumerGroup(cfg.Stream.ApplicationID),
+		kgo.ConsumeTopics(cfg.Stream.InputTopic),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.SessionTimeout(time.Duration(cfg.Stream.SessionTimeout)),
+		// Static membership: an instance restarted after a crash (or a session
+		// replaced after a broker outage) takes its old member's place and
+		// assignment at once, instead of the group waiting for the dead member's
+		// session and then rebalancing. Runtime.close leaves explicitly.
+		kgo.InstanceID(cfg.Stream.InstanceID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onRevoked),
+		kgo.WithHooks(rt.health),
+	)
+	if rt.metrics.kafka != nil {
+		opts = append(opts, kgo.WithHooks(kprom.NewMetrics(Namespace, kprom.Registerer(rt.metrics.kafka), kprom.Subsystem("kafka"))))
+	}
+	if rt.eos {
+		opts = append(opts, kgo.TransactionalID(cfg.Stream.ApplicationID+"-"+cfg.Stream.InstanceID), kgo.TransactionTimeout(config.TransactionTimeout))
+		if s.txn, err = kgo.NewGroupTransactSession(opts...); err != nil {
+			return fatalf(err, "bad Kafka client configuration")
+		}
+		s.cl = s.txn.Client()
+		return nil
+	}
+	if s.cl, err = kgo.NewClient(opts...); err != nil {
+		return fatalf(err, "bad Kafka client configuration")
+	}
+	return nil
+}
+
+// The group callbacks run on franz-go's goroutine. onAssigned pauses the new
+// partitions before fetching starts for them, so that no record of a partition
+// arrives before its task is restored; only the loop resumes a partition, once its
+// task runs. Revoking never resumes: a partition lost and assigned again in one
+// go (a session lost while a transaction was ending) stays paused until restored.
+func (s *session) onAssigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
+	s.joined.Store(true)
+	ps := m[s.rt.cfg.Stream.InputTopic]
+	if len(ps) == 0 {
+		return
+	}
+	cl.PauseFetchPartitions(map[string][]int32{s.rt.cfg.Stream.InputTopic: ps})
+	s.events <- groupEvent{assigned: true, partitions: ps}
+}
+
+func (s *session) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	if ps := m[s.rt.cfg.Stream.InputTopic]; len(ps) > 0 {
+		s.events <- groupEvent{partitions: ps}
+	}
+}
+
+// loop runs commit intervals until ctx ends or the session fails.
+func (s *session) loop(ctx context.Context) error {
+	rt := s.rt
+	interval := time.Duration(rt.cfg.Stream.CommitInterval)
+	for ctx.Err() == nil {
+		if err := s.handleChanges(ctx); err != nil {
+			return err
+		}
+		if rt.eos {
+			if err := s.txn.Begin(); err != nil {
+				return classify(fmt.Errorf("beginning transaction: %w", err))
+			}
+		}
+		deadline := time.Now().Add(interval) // the real clock: it bounds a real wait
+		pollCtx, cancel := context.WithDeadline(ctx, deadline)
+		polled := 0
+		for pollCtx.Err() == nil {
+			fetches := s.cl.PollRecords(pollCtx, 10000)
+			if fetches.IsClientClosed() {
+				cancel()
+				return errors.New("kafka client closed")
+			}
+			var fatal error
+			fetches.EachError(func(t string, p int32, err error) {
+				if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+					return
+				}
+				if c := classify(err); c != err {
+					fatal = c
+				}
+				rt.health.fetchError(t, p, err)
+			})
+			if fatal != nil {
+				cancel()
+				return fatal
+			}
+			now := rt.now()
+			rt.dec.SetNow(now.UnixMilli())
+			fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+				if len(p.Records) == 0 {
+					return
+				}
+				rt.metrics.consumed.Add(float64(len(p.Records)))
+				t := s.tasks[p.Partition]
+				if t == nil {
+					s.orphaned(p.Partition, len(p.Records))
+					return
+				}
+				polled += len(p.Records)
+				for _, r := range p.Records {
+					t.process(r, now)
+				}
+			})
+			if err := s.handleChanges(ctx); err != nil {
+				cancel()
+				return err
+			}
+		}
+		cancel()
+		end, endCancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := s.commit(end, polled)
+		endCancel()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orphaned handles records of a partition that has no running task (revoked, or
+// still restoring). They must not be counted, and their offsets must not be
+// committed: under exactly_once the interval aborts, which rewinds the consumer to
+// the committed offsets; under at_least_once the explicit offset commit leaves the
+// partition out. Either way the partition is paused until a task runs for it.
+func (s *session) orphaned(p int32, n int) {
+	rt := s.rt
+	if rt.eos && s.abortCause == "" {
+		s.abortCause = fmt.Sprintf("%d records arrived for partition %d, which has no running task", n, p)
+	}
+	s.cl.PauseFetchPartitions(map[string][]int32{rt.cfg.Stream.InputTopic: {p}})
+}
+
+// handleChanges applies group changes and finished restorations without blocking.
+// Group changes go first: a restoration that finished for a partition revoked
+// since must not resume it.
+func (s *session) handleChanges(ctx context.Context) error {
+	for {
+		select {
+		case ev := <-s.events:
+			s.applyGroupEvent(ctx, ev)
+			continue
+		default:
+		}
+		select {
+		case ev := <-s.events:
+			s.applyGroupEvent(ctx, ev)
+		case res := <-s.restored:
+			if err := s.finishRestore(res); err != nil {
+				return err
+			}
+		default:
+			s.updateStatus()
+			return nil
+		}
+	}
+}
+
+func (s *session) applyGroupEvent(ctx context.Context, ev groupEvent) {
+	if ev.assigned {
+		s.rt.log.Info("partitions assigned", "partitions", ev.partitions)
+	} else {
+		s.rt.log.Info("partitions revoked", "partitions", ev.partitions)
+	}
+	for _, p := range ev.partitions {
+		if ev.assigned {
+			s.startRestore(ctx, p)
+		} else {
+			s.closeTask(p)
+		}
+	}
+}
+
+func (s *session) finishRestore(res restoreResult) error {
+	rt := s.rt
+	cancel, ok := s.restoring[res.partition]
+	if !ok {
+		if res.task != nil { // revoked meanwhile
+			res.task.store.Close()
+		}
+		return nil
+	}
+	cancel()
+	delete(s.restoring, res.partition)
+	if res.err != nil {
+		return fmt.Errorf("restoring partition %d: %w", res.partition, res.err)
+	}
+	s.tasks[res.partition] = res.task
+	if rt.opts.Sink != nil {
+		rt.opts.Sink.Active(res.partition, res.task.cp.StreamTime, res.task.initial)
+		res.task.initial = nil
+	}
+	s.cl.ResumeFetchPartitions(map[string][]int32{rt.cfg.Stream.InputTopic: {res.partition}})
+	return nil
+}
+
+func (s *session) updateStatus() {
+	rt := s.rt
+	switch {
+	case !s.joined.Load():
+		rt.setStatus("joining the consumer group")
+	case len(s.restoring) > 0:
+		ps := slices.Sorted(maps.Keys(s.restoring))
+		rt.setStatus(fmt.Sprintf("restoring %d of %d assigned partitions (%v): %d changelog records left",
+			len(ps), len(ps)+len(s.tasks), ps, int64(rt.metrics.restoreLeft())))
+	default:
+		if !s.ready {
+			s.ready = true
+			rt.log.Info("ready: every assigned partition is restored and running", "partitions", len(s.tasks))
+		}
+		rt.setStatus("")
+	}
+	if len(s.restoring) > 0 {
+		s.ready = false
+	}
+	if s.joined.Load() {
+		rt.health.up()
+	}
+	rt.setActive(slices.Sorted(maps.Keys(s.tasks)))
+	rt.metrics.tasks.WithLabelValues("active").Set(float64(len(s.tasks)))
+	rt.metrics.tasks.WithLabelValues("restoring").Set(float64(len(s.restoring)))
+}
+
+// closeTask stops partition p's restoration or task. It leaves p paused (see
+// onAssigned).
+func (s *session) closeTask(p int32) {
+	rt := s.rt
+	if cancel, ok := s.restoring[p]; ok {
+		cancel()
+		delete(s.restoring, p)
+	}
+	if t, ok := s.tasks[p]; ok {
+		if rt.eos && t.nextInput >= 0 && s.abortCause == "" {
+			// Its records of this interval leave with it: their offsets must not
+			// commit. (A real revocation aborts the transaction anyway.)
+			s.abortCause = fmt.Sprintf("partition %d was revoked with records not yet committed", p)
+		}
+		delete(s.tasks, p)
+		if rt.opts.Sink != nil {
+			rt.opts.Sink.Inactive(p)
+		}
+		if err := t.store.Close(); err != nil {
+			rt.log.Warn("closing store", "partition", p, "err", err)
+		}
+	}
+	rt.metrics.forget(p)
+}
+
+// close ends the session: restorations stop, tasks close (what they committed is
+// in their stores), and the client closes without leaving the group, so that the
+// next session (or the restarted process) takes the member's place.
+func (s *session) close() {
+	for p, cancel := range s.restoring {
+		cancel()
+		delete(s.restoring, p)
+	}
+	s.wg.Wait()
+	// Restorations that finished meanwhile hand back open stores.
+	for {
+		select {
+		case res := <-s.restored:
+			if res.task != nil {
+				res.task.store.Close()
+			}
+			continue
+		default:
+		}
+		break
+	}
+	for p := range s.tasks {
+		s.closeTask(p)
+	}
+	s.rt.setActive(nil)
+	if s.txn != nil {
+		s.txn.Close()
+	} else if s.cl != nil {
+		s.cl.Close()
+	}
+}
+
+// classify turns the errors no retry can fix into a *FatalError and returns the
+// others as they are.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.FencedInstanceID):
+		return fatalf(err, "another process runs with this stream.instance_id and took over its partitions (fenced): give every instance its own instance_id")
+	case isAuthError(err):
+		return fatalf(err, "Kafka refused kwindow's credentials or permissions: check kafka.sasl and the ACLs")
+	}
+	return err
+}
+
+func isAuthError(err error) bool {
+	for _, e := range []error{kerr.SaslAuthenticationFailed, kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed,
+		kerr.TransactionalIDAuthorizationFailed, kerr.ClusterAuthorizationFailed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
