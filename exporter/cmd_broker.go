@@ -25,7 +25,9 @@ func addBrokerCommand(app *kingpin.Application, g *globals) {
 	cmd.Flag("partitions", "Partitions of the topics created at start and of topics created without a partition count.").Default("6").Int32Var(&o.partitions)
 	cmd.Flag("topic", "Topic to create at start (repeatable). Default: the configuration's stream.input_topic.").StringsVar(&o.topics)
 	cmd.Flag("data-dir", "Keep the broker's topics, records and offsets in this directory across restarts (default: in memory only).").StringVar(&o.dataDir)
-	cmd.Flag("trim-interval", "How often to delete the records of these topics that the configuration's consumer group (stream.application_id) has committed past, keeping memory bounded; 0 disables.").Default("1m").DurationVar(&o.trimEvery)
+	cmd.Flag("compact-interval", "How often compacted topics (kwindow's changelogs) are compacted and retention is applied, each time at a moment when no transaction is open.").Default(broker.DefaultCompactInterval.String()).DurationVar(&o.compactEvery)
+	cmd.Flag("trim-interval", "How often to delete the records of these topics that the configuration's consumer group (stream.application_id) has committed past, keeping memory bounded; 0 disables.").Default("10s").DurationVar(&o.trimEvery)
+	cmd.Flag("retention", "How long the records of the configuration's output, dead-letter and late topics are kept (by timestamp, checked every minute), keeping memory bounded; 0 keeps them.").Default("1h").DurationVar(&o.retention)
 	cmd.Action(func(*kingpin.ParseContext) error {
 		cfg, err := g.config()
 		if err != nil {
@@ -45,15 +47,23 @@ type brokerOptions struct {
 	topics     []string
 	dataDir    string
 	trimEvery  time.Duration
+	retention  time.Duration
+	// compactEvery: broker.Options.CompactInterval.
+	compactEvery time.Duration
 }
 
 func runBroker(cfg *config.Config, logger *slog.Logger, o brokerOptions) error {
 	if len(o.topics) == 0 {
 		o.topics = []string{cfg.Stream.InputTopic}
 	}
+	if o.trimEvery < 0 || o.retention < 0 {
+		return fmt.Errorf("--trim-interval and --retention must be >= 0 (0 disables), got %v and %v", o.trimEvery, o.retention)
+	}
 	b, err := broker.Start(broker.Options{
 		Addr: o.addr, DataDir: o.dataDir, Partitions: o.partitions, Topics: o.topics,
-		Logf: func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) },
+		CompactInterval: o.compactEvery,
+		Logf:            func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) },
+		Debugf:          func(format string, args ...any) { logger.Debug(fmt.Sprintf(format, args...)) },
 	})
 	if err != nil {
 		return err
@@ -71,15 +81,19 @@ func runBroker(cfg *config.Config, logger *slog.Logger, o brokerOptions) error {
 	fmt.Printf("  look at it:     kcat -b %s -L\n", b.Addr())
 	fmt.Printf("  generate load:  kwindow loadgen --brokers=%s --topic=%s\n", b.Addr(), o.topics[0])
 	fmt.Printf("  point kwindow:  kafka.brokers: [%s]\n", b.Addr())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	debugf := func(format string, args ...any) { logger.Debug(fmt.Sprintf(format, args...)) }
 	if o.trimEvery > 0 {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		go broker.RunTrimmer(ctx, kadm.NewClient(cl), cfg.Stream.ApplicationID, o.topics, o.trimEvery,
-			func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) })
+		go broker.RunTrimmer(ctx, kadm.NewClient(cl), cfg.Stream.ApplicationID, o.topics, o.trimEvery, debugf)
 		fmt.Printf("Every %v, records consumer group %s has committed past are deleted.\n", o.trimEvery, cfg.Stream.ApplicationID)
+	}
+	if out := outputTopics(cfg); o.retention > 0 && len(out) > 0 {
+		go broker.RunRetention(ctx, kadm.NewClient(cl), out, o.retention, max(min(o.retention, time.Minute), time.Second), debugf)
+		fmt.Printf("Records of %s are kept for %v.\n", strings.Join(out, ", "), o.retention)
 	}
 	fmt.Println("Ctrl-C stops.")
 	<-ctx.Done()

@@ -72,8 +72,9 @@ func runDemo(cfg *config.Config, g *globals, o demoOptions) error {
 		o.stateDir = dir
 	}
 	cfg.State.Dir = o.stateDir
+	debugf := func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }
 	b, err := broker.Start(broker.Options{Addr: o.brokerAddr, Partitions: o.partitions, Topics: []string{cfg.Stream.InputTopic},
-		Logf: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) }})
+		Logf: debugf, Debugf: debugf})
 	if err != nil {
 		return fmt.Errorf("embedded broker: %w (is another Kafka on that port? try --broker.address=127.0.0.1:0)", err)
 	}
@@ -93,8 +94,12 @@ func runDemo(cfg *config.Config, g *globals, o demoOptions) error {
 		return err
 	}
 	defer cl.Close()
-	go broker.RunTrimmer(ctx, kadm.NewClient(cl), cfg.Stream.ApplicationID, []string{cfg.Stream.InputTopic}, 30*time.Second,
-		func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) })
+	// The embedded broker keeps everything in memory: the input records the
+	// exporter has committed go every demoTrimEvery, the output records after
+	// demoRetention.
+	adm := kadm.NewClient(cl)
+	go broker.RunTrimmer(ctx, adm, cfg.Stream.ApplicationID, []string{cfg.Stream.InputTopic}, demoTrimEvery, debugf)
+	go broker.RunRetention(ctx, adm, outputTopics(cfg), demoRetention, time.Minute, debugf)
 	go func() {
 		reports := 0
 		_, err := loadgen.Produce(ctx, cl, loadgen.New(loadgen.Config{Seed: o.seed}), loadgen.ProduceOptions{
@@ -113,7 +118,7 @@ func runDemo(cfg *config.Config, g *globals, o demoOptions) error {
 	fmt.Printf(`kwindow demo: embedded broker on %s, %d events/s into %q (%d partitions), exactly once.
   metrics    http://localhost%s/metrics
   readiness  http://localhost%s/readyz
-  kcat       kcat -b %s -C -t %s -o end   (final window results)
+  kcat       kcat -b %s -C -t %s -o end   (final window results, kept for an hour)
 Windows close at end + grace: the first %s results appear after about %s.
 `, b.Addr(), o.rate, cfg.Stream.InputTopic, o.partitions, firstPort(listen), firstPort(listen), b.Addr(), cfg.Stream.OutputTopic,
 		cfg.Aggregations[show].Name, time.Duration(cfg.Aggregations[show].Window.Size+cfg.Aggregations[show].Grace))
@@ -127,6 +132,25 @@ Windows close at end + grace: the first %s results appear after about %s.
 			p.add(rs)
 		}
 	})
+}
+
+// The demo's embedded broker deletes the input records the exporter has
+// committed every demoTrimEvery, and output records older than demoRetention.
+const (
+	demoTrimEvery = 5 * time.Second
+	demoRetention = time.Hour
+)
+
+// outputTopics are the topics kwindow writes other than its changelogs: the
+// results, dead-letter and late topics that are configured.
+func outputTopics(cfg *config.Config) []string {
+	var ts []string
+	for _, t := range []string{cfg.Stream.OutputTopic, cfg.Stream.DeadLetterTopic, cfg.Stream.LateTopic} {
+		if t != "" && t != "-" {
+			ts = append(ts, t)
+		}
+	}
+	return ts
 }
 
 func firstPort(listen string) string {

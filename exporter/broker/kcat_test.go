@@ -5,15 +5,14 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 )
 
 // TestKcat talks to the embedded broker with a real third-party client: kcat
 // (librdkafka), as the README tells users to. make test installs it.
 func TestKcat(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		t.Skip("kcat is not installed (make deps installs it)")
-	}
+	kcat := testtool.Path(t, "kcat", "Debian's kcat: make deps installs it")
 	b, err := Start(Options{Addr: "127.0.0.1:0", Partitions: 3, Topics: []string{"requests"}})
 	if err != nil {
 		t.Fatal(err)
