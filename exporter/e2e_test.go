@@ -28,6 +28,7 @@ import (
 
 	"github.com/kwindow/kwindow/exporter/broker"
 	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 	"github.com/kwindow/kwindow/exporter/loadgen"
 	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/web"
@@ -44,9 +45,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("end-to-end test (Prometheus, Alertmanager, about a minute): skipped with -short")
 	}
 	for _, bin := range []string{"prometheus", "prometheus-alertmanager", "promtool"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s is not installed (make deps installs Debian's prometheus and prometheus-alertmanager)", bin)
-		}
+		testtool.Path(t, bin, "make deps installs Debian's prometheus and prometheus-alertmanager")
 	}
 	t.Run("HistogramQuantile", testHistogramQuantile)
 	t.Run("RateAndAlerts", testRateAndAlerts)
@@ -501,7 +500,7 @@ func checkMetrics(t *testing.T, exporter string) {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("/metrics without Accept answered %q, want the text format", ct)
 	}
-	cmd := exec.Command("promtool", "check", "metrics")
+	cmd := exec.Command(testtool.Path(t, "promtool", "make deps installs Debian's prometheus"), "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 	"github.com/kwindow/kwindow/exporter/store"
 	"github.com/kwindow/kwindow/exporter/stream"
 )
@@ -142,10 +143,7 @@ func TestExposition(t *testing.T) {
 
 // TestPromtoolCheckMetrics lints the exposition with Debian's promtool.
 func TestPromtoolCheckMetrics(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Skip("promtool not installed (make deps installs it)")
-	}
+	promtool := testtool.Path(t, "promtool", "make deps installs Debian's prometheus")
 	v := NewView(testConfig(t))
 	v.Committed([]stream.Commit{{Partition: 0, StreamTime: 2 * minute,
 		Closed: []engine.Change{withKey(window(0, 6, 1, 10), group("/a"))}, Totals: []engine.Change{withKey(total(6, 0, 1, 10), group("/a"))}}})
