@@ -148,6 +148,20 @@ func (m *Memory) Window(agg string, start int64, fn func(Entry) bool) error {
 	})
 }
 
+// Windows implements Store.
+func (m *Memory) Windows(agg string, from, to int64, fn func(Entry) bool) error {
+	if err := m.usable(Key{Agg: agg}); err != nil {
+		return err
+	}
+	if from >= to {
+		return nil
+	}
+	lo, hi := aggBounds(agg)
+	return m.gather(fn, func(c cursor, emit func(Entry) bool) error {
+		return scanWindows(c, agg, lo, hi, from, to, emit)
+	})
+}
+
 // Groups implements Store.
 func (m *Memory) Groups(agg string, fn func(group []byte) bool) error {
 	if err := m.usable(Key{Agg: agg}); err != nil {

@@ -182,6 +182,22 @@ func (r *Rocks) Groups(agg string, fn func(group []byte) bool) error {
 	return r.scan(hi, func(c cursor) error { return scanGroups(c, agg, lo, hi, fn) })
 }
 
+// Windows implements Store.
+func (r *Rocks) Windows(agg string, from, to int64, fn func(Entry) bool) error {
+	if !r.life.enter() {
+		return ErrClosed
+	}
+	defer r.life.exit()
+	if err := checkAgg(agg); err != nil {
+		return err
+	}
+	if from >= to {
+		return nil
+	}
+	lo, hi := aggBounds(agg)
+	return r.scan(hi, func(c cursor) error { return scanWindows(c, agg, lo, hi, from, to, fn) })
+}
+
 // deleteChunk bounds the WriteBatch of DeleteBefore, which need not be
 // atomic: a retention pass cut short is finished by the next one.
 const deleteChunk = 4096

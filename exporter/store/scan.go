@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"math"
 )
 
 // cursor is an ordered walk over a store's encoded keys. Memory and Rocks
@@ -92,6 +93,36 @@ func scanWindow(c cursor, agg string, lo, hi []byte, start int64, fn func(Entry)
 			return stop, 0
 		}
 		return nextGroup, 0
+	})
+}
+
+// skipBeforeSeek is how many windows before from scanWindows steps over one by
+// one before it seeks: a step costs a fraction of a seek, so a group with a few
+// old windows is cheaper to walk through, one with many cheaper to jump over.
+const skipBeforeSeek = 4
+
+// scanWindows visits every key of agg with from <= start < to, in key order.
+func scanWindows(c cursor, agg string, lo, hi []byte, from, to int64, fn func(Entry) bool) error {
+	var last []byte
+	skipped := 0
+	return walk(c, agg, lo, hi, func(_, group []byte, s int64) (step, int64) {
+		if !bytes.Equal(group, last) {
+			last, skipped = append(last[:0], group...), 0
+		}
+		switch {
+		case s < from:
+			if skipped++; skipped > skipBeforeSeek {
+				return seekStart, from
+			}
+			return nextKey, 0
+		case s == math.MaxInt64:
+			return nextKey, 0 // the group's last possible key: the next is another group's
+		case s >= to:
+			return nextGroup, 0
+		case !fn(Entry{Key: Key{Agg: agg, Group: group, Start: s}, Value: c.value()}):
+			return stop, 0
+		}
+		return nextKey, 0
 	})
 }
 

@@ -14,8 +14,8 @@ type countingCursor struct {
 func (c *countingCursor) seek(key []byte) { c.cursor.seek(key); c.reads++ }
 func (c *countingCursor) next()           { c.cursor.next(); c.reads++ }
 
-// TestScanCost checks that Window, Groups and DeleteBefore seek past groups
-// instead of reading their windows: their cost grows with the number of
+// TestScanCost checks that Window, Groups, DeleteBefore and Windows seek past
+// groups instead of reading their windows: their cost grows with the number of
 // groups, not windows.
 func TestScanCost(t *testing.T) {
 	const groups, windows = 100, 500
@@ -55,6 +55,12 @@ func TestScanCost(t *testing.T) {
 	})
 	f("DeleteBefore", groups*11+1, groups*10, func(c cursor) (n int, err error) {
 		err = scanBefore(c, "a", lo, hi, 10, func([]byte) { n++ })
+		return n, err
+	})
+	// The last two windows of each group: a few steps, one seek, two reads, and
+	// one more to leave the group.
+	f("Windows", groups*(skipBeforeSeek+4)+1, groups*2, func(c cursor) (n int, err error) {
+		err = scanWindows(c, "a", lo, hi, windows-2, windows, func(Entry) bool { n++; return true })
 		return n, err
 	})
 }

@@ -41,6 +41,11 @@ type Store interface {
 	// Groups calls fn for the distinct groups of agg in ascending order,
 	// seeking past each group's windows.
 	Groups(agg string, fn func(group []byte) bool) error
+	// Windows calls fn for every window of agg with from <= Start < to, in key
+	// order (group, then Start), until fn returns false. It reads the store in
+	// one pass, seeking only past a group's windows before from: a task loading
+	// its open windows costs about one seek per group, not a Groups and a Range.
+	Windows(agg string, from, to int64, fn func(Entry) bool) error
 	// DeleteBefore removes the windows of agg with Start < before and
 	// reports how many it removed. It is a write: call it from the writer.
 	DeleteBefore(agg string, before int64) (deleted int, err error)

@@ -295,3 +295,60 @@ func runWithin(t *testing.T, rt *Runtime, d time.Duration) error {
 	}
 	return err
 }
+
+// TestReassignedWhileRestoring: a partition is revoked and assigned again while
+// its restoration is still running (restorations are slow here: changelog fetches
+// wait). The canceled restoration's result must not be taken for the new one's.
+// Before, it was: the partition got a nil task and the next commit crashed the
+// process.
+func TestReassignedWhileRestoring(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, input), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	tr := &traffic{counts: map[string]uint64{}, base: (time.Now().UnixMilli() - 3600_000) / minute * minute}
+	rng := rand.New(rand.NewPCG(5, 5))
+	prod := client(t, addr)
+	produce(t, prod, tr.batch(rng, 600))
+	a := startInstance(t, instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "a")))
+	waitProcessed(t, a, float64(tr.sent))
+	a.stop(t)
+
+	// From now on every changelog fetch waits 300 ms, so each restoration takes a while.
+	var delayed atomic.Int32
+	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, ft := range req.(*kmsg.FetchRequest).Topics {
+			if ft.Topic != input && (ft.Topic != "" || ft.TopicID != c.TopicInfo(input).TopicID) {
+				delayed.Add(1)
+				c.SleepControl(func() { time.Sleep(300 * time.Millisecond) })
+				break
+			}
+		}
+		return nil, nil, false
+	})
+	b := startInstance(t, instanceConfig(t, addr, "b", filepath.Join(t.TempDir(), "b")))
+	defer b.stop(t)
+	for range 5 {
+		waitFor(t, "a session", func() bool { return b.rt.cur.Load() != nil })
+		s := b.rt.cur.Load()
+		m := map[string][]int32{input: {0, 1, 2}}
+		s.onRevoked(context.Background(), s.cl, m)
+		s.onAssigned(context.Background(), s.cl, m)
+		produce(t, prod, tr.batch(rng, 100))
+		time.Sleep(150 * time.Millisecond) // shorter than a restoration
+	}
+	produce(t, prod, tr.closeAll())
+	checkExact(t, addr, tr)
+	if delayed.Load() == 0 {
+		t.Error("no changelog fetch was delayed: the test did not test")
+	}
+	select {
+	case err := <-b.done:
+		b.done <- err
+		t.Fatalf("the instance stopped: %v", err)
+	default:
+	}
+}

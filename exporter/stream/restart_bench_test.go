@@ -29,7 +29,8 @@ import (
 //     comes back from the changelogs, as on a new machine.
 //
 // The exporter runs as a child process (this test binary re-executed), against
-// the embedded broker in this process. Run it with
+// the embedded broker in this process; the two share the machine's cores, so the
+// session timeout is 30 s, lest a starved broker expire the session mid-restore. Run it with
 //
 //	go test -run='^$' -bench=RestartAfterKill -benchtime=1x -timeout=20m ./exporter/stream/
 func BenchmarkRestartAfterKill(b *testing.B) {
@@ -42,7 +43,7 @@ func BenchmarkRestartAfterKill(b *testing.B) {
 aggregations:
   - {name: endpoint_1m, group_by: [endpoint], window: {type: tumbling, size: 1m}, grace: 10s, quantiles: [0.5, 0.99], max_keys: 2000000}
 kafka: {brokers: [%q]}
-stream: {application_id: %s, instance_id: one, input_topic: %s, commit_interval: 100ms, idle_timeout: 0s, session_timeout: 6s}
+stream: {application_id: %s, instance_id: one, input_topic: %s, commit_interval: 100ms, idle_timeout: 0s, session_timeout: 30s}
 state: {dir: %q}
 `, addr, group, benchTopic, filepath.Join(dir, "state"))
 	cfgPath := filepath.Join(dir, "kwindow.yml")
@@ -71,61 +72,81 @@ state: {dir: %q}
 	}
 	adm := kadm.NewClient(cl)
 	var logs syncBuffer
-	start := func() *exec.Cmd {
+	type child struct {
+		cmd    *exec.Cmd
+		exited chan error
+	}
+	start := func() *child {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"="+cfgPath)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		return cmd
+		c := &child{cmd, make(chan error, 1)}
+		go func() { c.exited <- cmd.Wait() }()
+		return c
 	}
-	kill := func(cmd *exec.Cmd) {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+	kill := func(c *child) {
+		c.cmd.Process.Signal(syscall.SIGKILL)
+		<-c.exited
 	}
 	// ready waits for the child's "ready" log line after the log's offset from.
-	ready := func(cmd *exec.Cmd, from int) time.Duration {
+	ready := func(c *child, from int) time.Duration {
 		began := time.Now()
 		for time.Since(began) < 10*time.Minute {
-			if strings.Contains(logs.String()[from:], "msg=\"ready: every assigned partition") {
+			if strings.Contains(logs.String()[from:], "msg=\"ready: every assigned partition is restored and running\" partitions=6") {
 				return time.Since(began)
 			}
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case err := <-c.exited:
+				b.Fatalf("the exporter exited (%v):\n%s", err, logs.String()[from:])
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
-		kill(cmd)
+		kill(c)
 		b.Fatalf("not ready within 10 minutes:\n%s", logs.String()[from:])
 		return 0
 	}
 
 	built := time.Now()
-	child := start()
-	waitGroupCommitted(b, adm, group, keys)
+	proc := start()
+	waitGroupCommitted(b, adm, group, keys, proc.exited, &logs)
 	b.Logf("state of %d keys built in %v", keys, time.Since(built).Round(time.Millisecond))
 	time.Sleep(time.Second) // let the last committed interval reach the store
-	kill(child)
+	kill(proc)
 
 	b.ResetTimer()
 	from := logs.Len()
-	child = start()
-	kept := ready(child, from)
+	proc = start()
+	kept := ready(proc, from)
 	b.StopTimer()
-	kill(child)
+	for _, line := range strings.Split(logs.String()[from:], "\n") {
+		if strings.Contains(line, "partition ready") {
+			b.Log(line)
+		}
+	}
+	kill(proc)
 	if err := os.RemoveAll(filepath.Join(dir, "state")); err != nil {
 		b.Fatal(err)
 	}
 	from = logs.Len()
-	child = start()
-	fresh := ready(child, from)
-	kill(child)
+	proc = start()
+	fresh := ready(proc, from)
+	kill(proc)
 	b.ReportMetric(kept.Seconds(), "kept_state_s")
 	b.ReportMetric(fresh.Seconds(), "no_state_s")
 	b.Logf("ready after SIGKILL: %v with the state directory kept, %v without it", kept.Round(time.Millisecond), fresh.Round(time.Millisecond))
 }
 
-func waitGroupCommitted(b *testing.B, adm *kadm.Client, group string, n int64) {
+func waitGroupCommitted(b *testing.B, adm *kadm.Client, group string, n int64, exited chan error, logs *syncBuffer) {
 	b.Helper()
 	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			b.Fatalf("the exporter exited (%v):\n%s", err, logs.String())
+		default:
+		}
 		offs, err := adm.FetchOffsets(context.Background(), group)
 		if err != nil {
 			continue

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -25,46 +26,110 @@ func (s *session) startRestore(ctx context.Context, p int32) {
 	if _, ok := s.tasks[p]; ok {
 		return
 	}
-	if cancel, ok := s.restoring[p]; ok {
-		cancel()
+	if r, ok := s.restoring[p]; ok {
+		r.cancel()
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s.restoring[p] = cancel
+	s.restores++
+	id := s.restores
+	s.restoring[p] = restoration{id: id, cancel: cancel}
 	s.wg.Go(func() {
 		t, err := s.restore(ctx, p)
-		if err != nil && ctx.Err() != nil {
-			err = nil // revoked or shutting down: not a failure
+		if ctx.Err() != nil {
+			// Revoked or shutting down: not a failure, and not a task.
+			if t != nil {
+				t.store.Close()
+			}
+			t, err = nil, nil
 		}
-		s.restored <- restoreResult{partition: p, task: t, err: err}
+		s.restored <- restoreResult{partition: p, id: id, task: t, err: err}
 	})
 }
 
-func (rt *Runtime) openStore(p int32) (store.Store, error) {
-	if rt.cfg.State.Store == "memory" {
-		return store.NewMemory(), nil
-	}
-	dir := rt.storeDir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func (rt *Runtime) openStore(ctx context.Context, p int32) (store.Store, error) {
+	// One store of p open at a time in this process: a restoration canceled just
+	// before (p revoked and assigned again) or a task not yet closed may still
+	// hold it, and RocksDB locks its directory. Whoever closes the store lets
+	// the next one open it.
+	release, err := rt.storeLocks.acquire(ctx, p)
+	if err != nil {
 		return nil, err
 	}
-	// The write-ahead log (unsynced) makes every committed write survive a crash
-	// of the process, so a restart after SIGKILL replays only the changelog tail
-	// written since the last commit, not the whole changelog.
-	return store.OpenRocks(dir, store.RocksOptions{BlockCache: rt.cache, WAL: true})
+	var st store.Store
+	if rt.cfg.State.Store == "memory" {
+		st = store.NewMemory()
+	} else {
+		dir := rt.storeDir(p)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			release()
+			return nil, err
+		}
+		// The write-ahead log (unsynced) makes every committed write survive a
+		// crash of the process, so a restart after SIGKILL replays only the
+		// changelog tail written since the last commit, not the whole changelog.
+		if st, err = store.OpenRocks(dir, store.RocksOptions{BlockCache: rt.cache, WAL: true}); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return &ownedStore{Store: st, release: release}, nil
+}
+
+// ownedStore releases its partition's store lock when closed.
+type ownedStore struct {
+	store.Store
+	once    sync.Once
+	release func()
+}
+
+func (s *ownedStore) Close() error {
+	err := s.Store.Close()
+	s.once.Do(s.release)
+	return err
+}
+
+// storeLocks is one lock per partition: held while a store of it is open.
+type storeLocks struct {
+	mu    sync.Mutex
+	locks map[int32]chan struct{}
+}
+
+func (l *storeLocks) acquire(ctx context.Context, p int32) (release func(), err error) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[int32]chan struct{}{}
+	}
+	ch := l.locks[p]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		l.locks[p] = ch
+	}
+	l.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // restore opens partition p's store and replays its changelogs from the store's
 // checkpoint to their last stable offset, then loads the task.
 func (s *session) restore(ctx context.Context, p int32) (*task, error) {
 	rt := s.rt
-	st, err := rt.openStore(p)
+	began := rt.now()
+	st, err := rt.openStore(ctx, p)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
 		return nil, fatalf(err, "cannot open the local state store in %s (is another kwindow process using the same state.dir?)", rt.storeDir(p))
 	}
+	opened := rt.now().Sub(began)
 	t, err := s.replay(ctx, p, st)
 	if errors.Is(err, errStale) {
 		rt.log.Warn("local state does not continue its changelog: rebuilding it from the changelog", "partition", p, "err", err)
-		if st, err = rt.wipeStore(p, st); err == nil {
+		if st, err = rt.wipeStore(ctx, p, st); err == nil {
 			t, err = s.replay(ctx, p, st)
 		}
 	}
@@ -74,6 +139,8 @@ func (s *session) restore(ctx context.Context, p int32) (*task, error) {
 		}
 		return nil, err
 	}
+	rt.log.Info("partition ready", "partition", p, "took", rt.now().Sub(began).Round(time.Millisecond),
+		"store_open", opened.Round(time.Millisecond), "load", t.loadTook.Round(time.Millisecond))
 	return t, nil
 }
 
@@ -82,14 +149,14 @@ func (s *session) restore(ctx context.Context, p int32) (*task, error) {
 var errStale = errors.New("local checkpoint outside the changelog")
 
 // wipeStore deletes partition p's local state and opens an empty store.
-func (rt *Runtime) wipeStore(p int32, st store.Store) (store.Store, error) {
+func (rt *Runtime) wipeStore(ctx context.Context, p int32, st store.Store) (store.Store, error) {
 	st.Close()
 	if rt.cfg.State.Store == "rocksdb" {
 		if err := os.RemoveAll(rt.storeDir(p)); err != nil {
 			return nil, err
 		}
 	}
-	return rt.openStore(p)
+	return rt.openStore(ctx, p)
 }
 
 func (rt *Runtime) storeDir(p int32) string {
@@ -166,14 +233,18 @@ func (s *session) replay(ctx context.Context, p int32, st store.Store) (*task, e
 			"records_per_second", int64(float64(left)/max(took.Seconds(), 1e-3)))
 	}
 	rt.metrics.setRestoreLeft(p, 0)
-	t, err := newTask(s, p, st, rt.now())
+	loading := rt.now()
+	t, err := newTask(s, p, st, loading)
 	if err != nil {
 		return nil, err
 	}
-	// Windows past retention may have come back from older changelog records.
-	t.retainedAt = time.Time{}
-	if err := t.retain(rt.now()); err != nil {
-		return nil, err
+	t.loadTook = rt.now().Sub(loading)
+	if left > 0 {
+		// Windows past retention may have come back from older changelog records.
+		t.retainedAt = time.Time{}
+		if err := t.retain(rt.now()); err != nil {
+			return nil, err
+		}
 	}
 	if rt.opts.Sink != nil {
 		if t.initial, err = t.recentTotals(); err != nil {

@@ -52,6 +52,7 @@ type Runtime struct {
 	health     *health
 	adm        *kadm.Client // lazy: no I/O until first used
 	cache      *store.BlockCache
+	storeLocks storeLocks // one open store per partition
 
 	// Topic layout, read when a session connects.
 	partitions int32 // of the input topic

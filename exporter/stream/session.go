@@ -29,7 +29,8 @@ type session struct {
 	txn *kgo.GroupTransactSession // exactly once only
 
 	tasks     map[int32]*task
-	restoring map[int32]context.CancelFunc
+	restoring map[int32]restoration
+	restores  int64 // restorations started, to tell a stale result from the current one
 	events    chan groupEvent
 	restored  chan restoreResult
 	wg        sync.WaitGroup
@@ -49,8 +50,15 @@ type groupEvent struct {
 	partitions []int32
 }
 
+// restoration is a partition's restoration under way.
+type restoration struct {
+	id     int64 // which one: a partition revoked and assigned again restores anew
+	cancel context.CancelFunc
+}
+
 type restoreResult struct {
 	partition int32
+	id        int64
 	task      *task
 	err       error
 }
@@ -65,7 +73,7 @@ func (rt *Runtime) runSession(ctx context.Context) error {
 	s := &session{
 		rt:        rt,
 		tasks:     map[int32]*task{},
-		restoring: map[int32]context.CancelFunc{},
+		restoring: map[int32]restoration{},
 		events:    make(chan groupEvent, 256),
 		restored:  make(chan restoreResult, 256),
 	}
@@ -355,15 +363,20 @@ func (s *session) applyGroupEvent(ctx context.Context, ev groupEvent) {
 
 func (s *session) finishRestore(res restoreResult) error {
 	rt := s.rt
-	cancel, ok := s.restoring[res.partition]
-	if !ok {
-		if res.task != nil { // revoked meanwhile
+	r, ok := s.restoring[res.partition]
+	if !ok || r.id != res.id {
+		// Revoked meanwhile (and perhaps assigned again: a newer restoration
+		// runs for it).
+		if res.task != nil {
 			res.task.store.Close()
 		}
 		return nil
 	}
-	cancel()
+	r.cancel()
 	delete(s.restoring, res.partition)
+	if res.task == nil && res.err == nil {
+		return nil // canceled: the session is ending
+	}
 	if res.err != nil {
 		return fmt.Errorf("restoring partition %d: %w", res.partition, res.err)
 	}
@@ -407,8 +420,8 @@ func (s *session) updateStatus() {
 // onAssigned).
 func (s *session) closeTask(p int32) {
 	rt := s.rt
-	if cancel, ok := s.restoring[p]; ok {
-		cancel()
+	if r, ok := s.restoring[p]; ok {
+		r.cancel()
 		delete(s.restoring, p)
 	}
 	if t, ok := s.tasks[p]; ok {
@@ -432,8 +445,8 @@ func (s *session) closeTask(p int32) {
 // in their stores), and the client closes without leaving the group, so that the
 // next session (or the restarted process) takes the member's place.
 func (s *session) close() {
-	for p, cancel := range s.restoring {
-		cancel()
+	for p, r := range s.restoring {
+		r.cancel()
 		delete(s.restoring, p)
 	}
 	s.wg.Wait()

@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -84,7 +85,8 @@ type task struct {
 	key, val   []byte    // scratch
 
 	// initial are the recent running totals read at restoration, for Sink.Active.
-	initial []engine.Change
+	initial  []engine.Change
+	loadTook time.Duration // how long loading the open windows took at restoration
 }
 
 func newTask(s *session, partition int32, st store.Store, now time.Time) (*task, error) {
@@ -118,20 +120,16 @@ func (t *task) load() error {
 	e.AdvanceTo(cp.StreamTime)
 	for i := range t.rt.cfg.Aggregations {
 		name := t.rt.cfg.Aggregations[i].Name
-		from := e.RestoreFrom(i)
+		// One pass over the aggregation's keys; the upper bound excludes the
+		// running totals, at TotalStart.
 		var decodeErr error
-		err := t.store.Groups(name, func(group []byte) bool {
-			g := append([]byte(nil), group...)
-			// Range excludes its upper bound: the running total, at TotalStart, is not read.
-			err := t.store.Range(name, g, from, engine.TotalStart, func(en store.Entry) bool {
-				var v aggregate.Value
-				if decodeErr = v.UnmarshalBinary(en.Value); decodeErr != nil {
-					return false
-				}
-				e.Restore(i, g, en.Key.Start, v)
-				return true
-			})
-			return err == nil && decodeErr == nil
+		err := t.store.Windows(name, e.RestoreFrom(i), engine.TotalStart, func(en store.Entry) bool {
+			var v aggregate.Value
+			if decodeErr = v.UnmarshalBinary(en.Value); decodeErr != nil {
+				return false
+			}
+			e.Restore(i, slices.Clone(en.Key.Group), en.Key.Start, v)
+			return true
 		})
 		if err == nil {
 			err = decodeErr
@@ -351,19 +349,19 @@ func (t *task) recentTotals() ([]engine.Change, error) {
 		if t.cp.StreamTime != engine.NoTime {
 			since = t.cp.StreamTime - int64(t.rt.cfg.Metrics.IdleWindows+1)*span
 		}
-		var loadErr error
-		err := t.store.Groups(a.Name, func(group []byte) bool {
-			v, err := t.loadTotal(i, group)
-			if loadErr = err; err != nil {
+		var decodeErr error
+		err := t.store.Window(a.Name, engine.TotalStart, func(en store.Entry) bool {
+			var v aggregate.Value
+			if decodeErr = v.UnmarshalBinary(en.Value); decodeErr != nil {
 				return false
 			}
 			if v.Agg != nil && v.Last >= since {
-				out = append(out, engine.Change{Agg: i, Group: string(group), Start: engine.TotalStart, Value: v})
+				out = append(out, engine.Change{Agg: i, Group: string(en.Key.Group), Start: engine.TotalStart, Value: v})
 			}
 			return true
 		})
 		if err == nil {
-			err = loadErr
+			err = decodeErr
 		}
 		if err != nil {
 			return nil, fmt.Errorf("partition %d: reading %s running totals: %w", t.partition, a.Name, err)

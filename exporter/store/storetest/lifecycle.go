@@ -38,6 +38,7 @@ func testClosed(t *testing.T, s store.Store) {
 	f("Range", s.Range("z", group("g"), 0, 10, func(store.Entry) bool { return true }))
 	f("Window", s.Window("z", 1, func(store.Entry) bool { return true }))
 	f("Groups", s.Groups("z", func([]byte) bool { return true }))
+	f("Windows", s.Windows("z", 0, 10, func(store.Entry) bool { return true }))
 	_, err = s.DeleteBefore("z", 10)
 	f("DeleteBefore", err)
 	_, _, err = s.Checkpoint()

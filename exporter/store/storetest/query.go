@@ -281,7 +281,82 @@ func testInvalidKeys(t *testing.T, s store.Store) {
 	for _, agg := range []string{"", "a\x00"} {
 		wantInvalid(t, "Window", s.Window(agg, 0, func(store.Entry) bool { return true }))
 		wantInvalid(t, "Groups", s.Groups(agg, func([]byte) bool { return true }))
+		wantInvalid(t, "Windows", s.Windows(agg, 0, 10, func(store.Entry) bool { return true }))
 		_, err := s.DeleteBefore(agg, 0)
 		wantInvalid(t, "DeleteBefore", err)
+	}
+}
+
+// testWindows checks Windows against a filter of everything written: every window
+// of the aggregation within [from, to), none of another aggregation (names that
+// share prefixes), in stored key order, for random bounds and groups with few and
+// many windows (the scan steps over a few and seeks over many).
+func testWindows(t *testing.T, s store.Store) {
+	type win struct {
+		g     []byte
+		start int64
+	}
+	rnd := rand.New(rand.NewPCG(7, 8))
+	var all []win
+	mustWrite(t, s, func(b *store.Batch) {
+		for i := range 200 {
+			g := group(fmt.Sprintf("%03d", i), trickyValues[i%len(trickyValues)])
+			n := []int{0, 1, 2, 5, 40}[i%5]
+			for range n {
+				st := int64(rnd.IntN(100)) * 1000
+				all = append(all, win{g, st})
+				b.Put(store.Key{Agg: "ws", Group: g, Start: st}, []byte(fmt.Sprint(st)))
+			}
+			b.Put(store.Key{Agg: "ws", Group: g, Start: math.MaxInt64}, []byte("total"))
+			all = append(all, win{g, math.MaxInt64})
+			b.Put(store.Key{Agg: "ws_", Group: g, Start: 500}, []byte("other"))
+			b.Put(store.Key{Agg: "w", Group: g, Start: 500}, []byte("other"))
+		}
+	})
+	f := func(from, to int64) {
+		t.Helper()
+		want := map[string]bool{}
+		for _, w := range all {
+			if from <= w.start && w.start < to {
+				want[string(store.Key{Agg: "ws", Group: w.g, Start: w.start}.Append(nil))] = true
+			}
+		}
+		var prev []byte
+		got := 0
+		err := s.Windows("ws", from, to, func(e store.Entry) bool {
+			k := e.Key.Append(nil)
+			if !want[string(k)] {
+				t.Errorf("Windows(%d, %d) returned %q %x %d, which it should not", from, to, e.Key.Agg, e.Key.Group, e.Key.Start)
+			}
+			if prev != nil && bytes.Compare(prev, k) >= 0 {
+				t.Errorf("Windows(%d, %d): %x after %x: not in key order", from, to, k, prev)
+			}
+			if e.Key.Start != math.MaxInt64 && string(e.Value) != fmt.Sprint(e.Key.Start) {
+				t.Errorf("Windows(%d, %d): value %q for start %d", from, to, e.Value, e.Key.Start)
+			}
+			prev = k
+			got++
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != len(want) {
+			t.Errorf("Windows(%d, %d) returned %d windows, want %d", from, to, got, len(want))
+		}
+	}
+	f(math.MinInt64, math.MaxInt64)
+	f(math.MinInt64, math.MaxInt64-1)
+	f(0, 1)
+	f(50_000, 50_000)
+	f(60_000, 10_000)
+	f(99_000, math.MaxInt64)
+	for range 50 {
+		a, b := int64(rnd.IntN(101))*1000-500, int64(rnd.IntN(101))*1000
+		f(min(a, b), max(a, b))
+	}
+	n := 0
+	if err := s.Windows("ws", math.MinInt64, math.MaxInt64, func(store.Entry) bool { n++; return n < 7 }); err != nil || n != 7 {
+		t.Errorf("Windows stopped after %d calls (err %v), want 7", n, err)
 	}
 }

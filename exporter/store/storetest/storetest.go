@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts ...Option) {
 		{"RangeBounds", testRangeBounds},
 		{"Window", testWindow},
 		{"Groups", testGroups},
+		{"Windows", testWindows},
 		{"Get", testGet},
 		{"InvalidKeys", testInvalidKeys},
 		{"BatchSemantics", testBatchSemantics},
