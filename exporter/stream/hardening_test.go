@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kwindow/kwindow/exporter/config"
 )
 
 // TestRecordsAtSizeLimit: an input record as large as the broker accepts, and a
@@ -350,5 +353,72 @@ func TestReassignedWhileRestoring(t *testing.T) {
 		b.done <- err
 		t.Fatalf("the instance stopped: %v", err)
 	default:
+	}
+}
+
+// TestEventTimeBounds: with no timestamp field, events take their Kafka record
+// time, and that is bounded too: record times of 0, before 2000, negative, in the
+// year 2300 and at MaxInt64 go to the dead-letter topic as bad_timestamp, and the
+// windows of the valid events stay exact. Before, the record time was used
+// unchecked: MaxInt64 moved stream time to the end of time (every window closed
+// at once, and hopping assignment looped forever).
+func TestEventTimeBounds(t *testing.T) {
+	addr := newCluster(t)
+	yml := fmt.Sprintf(`
+events:
+  value: {field: latency_ms, unit: ms}
+  status: {field: status}
+  dimensions: [{name: endpoint}, {name: status}]
+aggregations:
+  - {name: endpoint_1m, group_by: [endpoint], window: {type: tumbling, size: 1m}, grace: 10s, quantiles: [0.99]}
+  - {name: status_5m, group_by: [endpoint, status], window: {type: hopping, size: 5m, advance: 1m}, grace: 10s, measures: [count]}
+kafka: {brokers: [%q], fetch_max_wait: 50ms}
+stream: {application_id: app, instance_id: a, input_topic: requests, commit_interval: 100ms, idle_timeout: 0s, session_timeout: 3s}
+state: {dir: %q}
+`, addr, t.TempDir())
+	cfg, err := config.Parse("test.yml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := (time.Now().UnixMilli() - 3600_000) / minute * minute
+	ev := func(p int32, ms int64, endpoint string) *kgo.Record {
+		return &kgo.Record{Topic: input, Partition: p, Timestamp: time.UnixMilli(ms),
+			Value: fmt.Appendf(nil, `{"endpoint":%q,"status":200,"latency_ms":5}`, endpoint)}
+	}
+	want := map[string]uint64{}
+	var rs []*kgo.Record
+	for i := range 300 {
+		p := int32(i % partitions)
+		ms := base + int64(i)*300
+		rs = append(rs, ev(p, ms, crashEndpoints[p]))
+		want[outputID(crashEndpoints[p], ms/minute*minute)]++
+		if i == 100 { // absurd record times, on every partition
+			for q := range int32(partitions) {
+				for _, bad := range []int64{0, 1, -5, 946684799999, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), math.MaxInt64} {
+					rs = append(rs, ev(q, bad, crashEndpoints[q]))
+				}
+			}
+		}
+	}
+	for p := range int32(partitions) { // close every window
+		rs = append(rs, ev(p, base+30*minute, crashEndpoints[p]))
+	}
+	produce(t, client(t, addr), rs)
+	in := startInstance(t, cfg)
+	defer in.stop(t)
+	got := published(t, addr, cfg.Stream.OutputTopic, len(want))
+	for id, n := range want {
+		if c := got[id]; len(c) != 1 || c[0] != n {
+			t.Errorf("window %s published as %v, want exactly once with %d", id, c, n)
+		}
+	}
+	dlq := consumeAll(t, addr, cfg.Stream.DeadLetterTopic, 6*partitions, 30*time.Second)
+	if len(dlq) != 6*partitions {
+		t.Errorf("%d dead letters, want %d", len(dlq), 6*partitions)
+	}
+	for _, r := range dlq {
+		if header(r, HeaderReason) != "bad_timestamp" {
+			t.Errorf("dead letter with reason %q, error %q: want bad_timestamp", header(r, HeaderReason), header(r, HeaderError))
+		}
 	}
 }
