@@ -324,7 +324,7 @@ func producer(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 func startExporter(t *testing.T, cfg *config.Config) string {
 	t.Helper()
 	addr := freeAddr(t)
-	logs := &syncBuffer{}
+	logs := &testtool.Buffer{}
 	g := &globals{
 		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
 		log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -688,22 +688,4 @@ func tail(s string) string {
 		return "…" + s[len(s)-keep:]
 	}
 	return s
-}
-
-// syncBuffer is a bytes.Buffer safe for the exporter's goroutines to log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

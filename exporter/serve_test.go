@@ -7,12 +7,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/web"
+
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 )
 
 // TestServesBeforeKafkaAnswers: a broker that accepts connections but never
@@ -44,7 +45,7 @@ func TestServesBeforeKafkaAnswers(t *testing.T) {
 	cfg.Kafka.Brokers = []string{silent.Addr().String()}
 	cfg.State.Dir = t.TempDir()
 	addr := freeListenAddr(t)
-	logs := &lockedBuffer{}
+	logs := &testtool.Buffer{}
 	g := &globals{
 		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
 		log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -112,22 +113,4 @@ func freeListenAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// lockedBuffer is a log destination safe for concurrent writes and reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

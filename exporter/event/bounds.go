@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/kwindow/kwindow/exporter/internal/satint"
 )
 
 // Every event time is bounded, whatever its source (the payload's timestamp field or
@@ -25,7 +27,7 @@ func (d *Decoder) checkTimeSlow(ms int64, field string) error {
 	now, maxTime := d.now, d.maxTime
 	if d.clock != nil {
 		now = d.clock().UnixMilli()
-		maxTime = satAdd(now, d.skew)
+		maxTime = satint.Add(now, d.skew)
 	}
 	if ms >= d.minTime && ms <= maxTime {
 		return nil
@@ -38,31 +40,7 @@ func (d *Decoder) checkTimeSlow(ms int64, field string) error {
 		return errorf(BadTimestamp, field, "%s is before the minimum time %s", what, fmtMillis(d.minTime))
 	}
 	return errorf(BadTimestamp, field, "%s is %v ahead of now (%s), more than the allowed %v",
-		what, fmtDuration(satSub(ms, now)), fmtMillis(now), fmtDuration(d.skew))
-}
-
-// satAdd is a + b, saturated to the int64 range.
-func satAdd(a, b int64) int64 {
-	s := a + b
-	switch {
-	case b > 0 && s < a:
-		return math.MaxInt64
-	case b < 0 && s > a:
-		return math.MinInt64
-	}
-	return s
-}
-
-// satSub is a - b, saturated to the int64 range.
-func satSub(a, b int64) int64 {
-	s := a - b
-	switch {
-	case b > 0 && s > a:
-		return math.MinInt64
-	case b < 0 && s < a:
-		return math.MaxInt64
-	}
-	return s
+		what, fmtDuration(satint.Sub(ms, now)), fmtMillis(now), fmtDuration(d.skew))
 }
 
 func fmtDuration(ms int64) string {

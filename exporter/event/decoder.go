@@ -3,6 +3,8 @@ package event
 import (
 	"fmt"
 	"time"
+
+	"github.com/kwindow/kwindow/exporter/internal/satint"
 )
 
 // Decoder decodes events of one Schema. It is not safe for concurrent use: give each
@@ -85,7 +87,7 @@ func dimPaths(dims []Dimension) []Path {
 // Schema.MaxFutureSkew check until the next SetNow or SetClock; the runtime calls it
 // once per fetched batch. Until then, the decoder reads its clock for every event.
 func (d *Decoder) SetNow(unixMillis int64) {
-	d.now, d.maxTime, d.clock = unixMillis, satAdd(unixMillis, d.skew), nil
+	d.now, d.maxTime, d.clock = unixMillis, satint.Add(unixMillis, d.skew), nil
 }
 
 // SetClock makes the decoder read the current time from now for every event, as it

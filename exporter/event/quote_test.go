@@ -3,7 +3,6 @@ package event
 import (
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -11,7 +10,7 @@ import (
 
 // jsonDecoded is what a JSON parser reads back from s written by encoding/json: s
 // itself, except that each byte not part of valid UTF-8 becomes U+FFFD. It is the
-// reference for appendJSONString.
+// reference for jsonstr.Append.
 func jsonDecoded(t *testing.T, s string) string {
 	t.Helper()
 	b, err := json.Marshal(s)
@@ -40,37 +39,6 @@ func awkward() []string {
 		all.WriteString(v)
 	}
 	return append(vs, all.String())
-}
-
-func TestAppendJSONString(t *testing.T) {
-	check := func(s string) {
-		t.Helper()
-		out := appendJSONString(nil, []byte(s))
-		if !utf8.Valid(out) || !json.Valid(out) {
-			t.Fatalf("%q: wrote %q, not valid JSON", s, out)
-		}
-		var got string
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatal(err)
-		}
-		if want := jsonDecoded(t, s); got != want {
-			t.Fatalf("%q: reads back as %q, want %q", s, got, want)
-		}
-	}
-	for _, v := range awkward() {
-		check(v)
-	}
-	for c := 0; c < 256; c++ {
-		check(string([]byte{byte(c)}))
-	}
-	rng := rand.New(rand.NewPCG(9, 10))
-	for i := 0; i < 20000; i++ {
-		b := make([]byte, rng.IntN(12))
-		for j := range b {
-			b[j] = byte(rng.IntN(256))
-		}
-		check(string(b))
-	}
 }
 
 func TestQuoteCutsLongValues(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+
+	"github.com/kwindow/kwindow/exporter/internal/jsonstr"
 )
 
 // Incident kinds.
@@ -199,13 +201,13 @@ func (g *Generator) AppendJSON(dst []byte, r Request) []byte {
 	dst = append(dst, `{"timestamp":`...)
 	dst = strconv.AppendInt(dst, r.Time, 10)
 	dst = append(dst, `,"endpoint":`...)
-	dst = appendString(dst, r.Endpoint)
+	dst = jsonstr.AppendString(dst, r.Endpoint)
 	dst = append(dst, `,"method":`...)
-	dst = appendString(dst, r.Method)
+	dst = jsonstr.AppendString(dst, r.Method)
 	dst = append(dst, `,"status":`...)
 	dst = strconv.AppendInt(dst, int64(r.Status), 10)
 	dst = append(dst, `,"region":`...)
-	dst = appendString(dst, r.Region)
+	dst = jsonstr.AppendString(dst, r.Region)
 	dst = append(dst, `,"latency_ms":`...)
 	if math.IsNaN(r.LatencyMs) || math.IsInf(r.LatencyMs, 0) {
 		dst = append(dst, "null"...)
@@ -213,33 +215,4 @@ func (g *Generator) AppendJSON(dst []byte, r Request) []byte {
 		dst = strconv.AppendFloat(dst, r.LatencyMs, 'f', -1, 64)
 	}
 	return append(dst, '}')
-}
-
-// appendString appends s as a JSON string.
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/internal/satint"
 	win "github.com/kwindow/kwindow/exporter/window"
 )
 
@@ -195,7 +196,7 @@ func (v *View) dropIdle(av *aggView) {
 // idle reports whether a key whose latest event is at last is idle: no event
 // for idle_windows windows before the newest complete window.
 func (av *aggView) idle(last int64) bool {
-	return av.hasNewest && last < subSat(av.newest.Start, mulSat(int64(av.idleWindows), av.span))
+	return av.hasNewest && last < satint.Sub(av.newest.Start, mulSat(int64(av.idleWindows), av.span))
 }
 
 func zeroIfNaN(x float64) float64 {
@@ -203,13 +204,6 @@ func zeroIfNaN(x float64) float64 {
 		return 0
 	}
 	return x
-}
-
-func subSat(a, b int64) int64 {
-	if b > 0 && a < math.MinInt64+b {
-		return math.MinInt64
-	}
-	return a - b
 }
 
 func mulSat(a, b int64) int64 {

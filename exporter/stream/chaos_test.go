@@ -22,6 +22,8 @@ import (
 	"github.com/kwindow/kwindow/exporter/broker"
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/store"
+
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 )
 
 // TestChaos is the scenario that breaks exactly once in the field: three
@@ -75,14 +77,14 @@ state: {dir: %q}
 			t.Fatal(err)
 		}
 	}
-	logs := map[string]*syncBuffer{}
+	logs := map[string]*testtool.Buffer{}
 	children := map[string]*exec.Cmd{}
 	var childMu sync.Mutex
 	start := func(n string) {
 		childMu.Lock()
 		defer childMu.Unlock()
 		if logs[n] == nil {
-			logs[n] = &syncBuffer{}
+			logs[n] = &testtool.Buffer{}
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"="+cfgs[n])

@@ -5,12 +5,12 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/internal/jsonstr"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -56,7 +56,7 @@ func resultKey(dst []byte, agg *config.Aggregation, vals [][]byte, start int64) 
 		}
 		dst = append(dst, agg.GroupBy[i]...)
 		dst = append(dst, '=')
-		dst = appendJSONString(dst, v)
+		dst = jsonstr.Append(dst, v)
 	}
 	dst = append(dst, '}', '@')
 	return strconv.AppendInt(dst, start, 10)
@@ -76,7 +76,7 @@ func resultKey(dst []byte, agg *config.Aggregation, vals [][]byte, start int64) 
 func appendResult(dst []byte, agg *config.Aggregation, vals [][]byte, partition int32, c *engine.Change) []byte {
 	a := c.Value.Agg
 	dst = append(dst, `{"aggregation":`...)
-	dst = appendJSONString(dst, []byte(agg.Name))
+	dst = jsonstr.Append(dst, []byte(agg.Name))
 	dst = append(dst, `,"partition":`...)
 	dst = strconv.AppendInt(dst, int64(partition), 10)
 	dst = append(dst, `,"start":"`...)
@@ -92,9 +92,9 @@ func appendResult(dst []byte, agg *config.Aggregation, vals [][]byte, partition 
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, []byte(agg.GroupBy[i]))
+		dst = jsonstr.Append(dst, []byte(agg.GroupBy[i]))
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, v)
+		dst = jsonstr.Append(dst, v)
 	}
 	dst = append(dst, `},"count":`...)
 	dst = strconv.AppendUint(dst, a.Count, 10)
@@ -156,45 +156,4 @@ func appendFloat(dst []byte, v float64) []byte {
 // changelogKey is the changelog (and store) key of a change.
 func changelogKey(dst []byte, agg string, c *engine.Change) []byte {
 	return store.Key{Agg: agg, Group: []byte(c.Group), Start: c.Start}.Append(dst)
-}
-
-// appendJSONString appends s as a JSON string (RFC 8259): quotes, backslashes and
-// control characters escaped (\u00XX for those without a short form), U+2028 and
-// U+2029 escaped as encoding/json does, and invalid UTF-8 replaced by U+FFFD. Go's
-// strconv quoting is not JSON: it writes \a, \x00 and \U0001F600.
-func appendJSONString(dst, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, "\\ufffd"...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/internal/jsonstr"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -33,7 +34,7 @@ func nastyStrings() []string {
 // strconv quoting, used before, writes \a and \x00, which JSON parsers reject.)
 func TestJSONStrings(t *testing.T) {
 	for _, s := range nastyStrings() {
-		got := appendJSONString(nil, []byte(s))
+		got := jsonstr.Append(nil, []byte(s))
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Errorf("%q encodes as %s: not JSON: %v", s, got, err)

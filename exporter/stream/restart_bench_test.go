@@ -1,20 +1,20 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 )
 
 // BenchmarkRestartAfterKill measures how long an exporter process killed with
@@ -71,7 +71,7 @@ state: {dir: %q}
 		}
 	}
 	adm := kadm.NewClient(cl)
-	var logs syncBuffer
+	var logs testtool.Buffer
 	type child struct {
 		cmd    *exec.Cmd
 		exited chan error
@@ -139,7 +139,7 @@ state: {dir: %q}
 	b.Logf("ready after SIGKILL: %v with the state directory kept, %v without it", kept.Round(time.Millisecond), fresh.Round(time.Millisecond))
 }
 
-func waitGroupCommitted(b *testing.B, adm *kadm.Client, group string, n int64, exited chan error, logs *syncBuffer) {
+func waitGroupCommitted(b *testing.B, adm *kadm.Client, group string, n int64, exited chan error, logs *testtool.Buffer) {
 	b.Helper()
 	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		select {
@@ -158,28 +158,4 @@ func waitGroupCommitted(b *testing.B, adm *kadm.Client, group string, n int64, e
 		}
 	}
 	b.Fatalf("group %s did not commit %d records within 10 minutes", group, n)
-}
-
-// syncBuffer is a bytes.Buffer safe for a child process's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
 }

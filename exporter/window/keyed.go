@@ -3,6 +3,8 @@ package window
 import (
 	"math"
 	"sort"
+
+	"github.com/kwindow/kwindow/exporter/internal/satint"
 )
 
 // Aggregate is what the stateful window kinds need of a window's value: sessions
@@ -99,7 +101,7 @@ func (ws *Windows[A]) addSession(s *Spec, t, streamTime int64, add func(A), empt
 	}
 	// Saturated, t-Gap and t+Gap keep these comparisons exact: a bound past the
 	// range becomes the end of the range, which every session lies within.
-	lo, hi := subSat(t, s.Gap), addSat(t, s.Gap)
+	lo, hi := satint.Sub(t, s.Gap), satint.Add(t, s.Gap)
 	joins := func(sl *Slot[A]) bool {
 		return !s.Closed(sl.Window, streamTime) && sl.Window.End-1 >= lo && sl.Window.Start <= hi
 	}
@@ -175,7 +177,7 @@ func (ws *Windows[A]) addSliding(s *Spec, t, streamTime int64, add func(A), empt
 		toUpdate              [64]int
 		updates               = toUpdate[:0]
 	)
-	from := subSat(subSat(t, d), d)
+	from := satint.Sub(satint.Sub(t, d), d)
 	lo := sort.Search(len(ws.Slots), func(i int) bool { return ws.Slots[i].Window.Start >= from })
 	for i := lo; i < len(ws.Slots); i++ {
 		sl := &ws.Slots[i]

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/kwindow/kwindow/exporter/internal/satint"
 )
 
 // Window is the interval [Start, End) in unix milliseconds.
@@ -112,7 +114,7 @@ func (s Spec) Validate() error {
 	if s.Grace < 0 {
 		return bad("grace", "must be >= 0, got %v", ms(s.Grace))
 	}
-	if min := addSat(s.span(), s.Grace); s.Retention < min {
+	if min := satint.Add(s.span(), s.Grace); s.Retention < min {
 		return bad("retention", "must be >= window size + grace (%v), got %v", ms(min), ms(s.Retention))
 	}
 	return nil
@@ -136,11 +138,11 @@ func (s Spec) span() int64 {
 func (s Spec) CloseTime(w Window) int64 {
 	switch s.Kind {
 	case Session:
-		return addSat(addSat(subSat(w.End, 1), s.Gap), s.Grace)
+		return satint.Add(satint.Add(satint.Sub(w.End, 1), s.Gap), s.Grace)
 	case Sliding:
-		return addSat(subSat(w.End, 1), s.Grace)
+		return satint.Add(satint.Sub(w.End, 1), s.Grace)
 	}
-	return addSat(w.End, s.Grace)
+	return satint.Add(w.End, s.Grace)
 }
 
 // Closed reports whether w is closed at the given stream time.
@@ -152,14 +154,16 @@ func (s Spec) Closed(w Window, streamTime int64) bool { return streamTime >= s.C
 // windows stay that much longer.
 func (s Spec) EvictTime(w Window) int64 {
 	if s.Kind == Sliding {
-		return addSat(addSat(addSat(s.CloseTime(w), s.Size), s.Size), 1)
+		return satint.Add(satint.Add(satint.Add(s.CloseTime(w), s.Size), s.Size), 1)
 	}
 	return s.CloseTime(w)
 }
 
 // Expired reports whether a window that started at start is past retention, that is
 // start < streamTime - Retention, exactly, for any stream time (NoTime included).
-func (s Spec) Expired(start, streamTime int64) bool { return start < subSat(streamTime, s.Retention) }
+func (s Spec) Expired(start, streamTime int64) bool {
+	return start < satint.Sub(streamTime, s.Retention)
+}
 
 // Assign appends to dst the windows of a time-based spec (tumbling or hopping) that
 // contain t, oldest first: at most ceil(Size/Advance) of them, fewer near the ends of
@@ -217,28 +221,4 @@ func ms(n int64) string {
 		return fmt.Sprintf("%dms", n)
 	}
 	return (time.Duration(n) * time.Millisecond).String()
-}
-
-// addSat is a + b, saturated to the int64 range.
-func addSat(a, b int64) int64 {
-	s := a + b
-	switch {
-	case b > 0 && s < a:
-		return math.MaxInt64
-	case b < 0 && s > a:
-		return math.MinInt64
-	}
-	return s
-}
-
-// subSat is a - b, saturated to the int64 range.
-func subSat(a, b int64) int64 {
-	s := a - b
-	switch {
-	case b > 0 && s > a:
-		return math.MinInt64
-	case b < 0 && s < a:
-		return math.MaxInt64
-	}
-	return s
 }
