@@ -88,6 +88,8 @@ var selfFamilies = []string{
 	"consumer_lag",
 	"store_keys",
 	"store_live_bytes",
+	"store_memory_bytes",
+	"store_block_cache_bytes",
 	"window_freshness_seconds",
 	"window_last_close_timestamp_seconds",
 	"window_forced_total",

@@ -288,7 +288,8 @@ func (r *Rocks) Stats() (Stats, error) {
 	keys, _ := r.db.GetIntProperty("rocksdb.estimate-num-keys")
 	live, _ := r.db.GetIntProperty("rocksdb.estimate-live-data-size")
 	mem, _ := r.db.GetIntProperty("rocksdb.cur-size-all-mem-tables")
-	return Stats{Keys: keys, LiveBytes: live + mem}, nil
+	readers, _ := r.db.GetIntProperty("rocksdb.estimate-table-readers-mem")
+	return Stats{Keys: keys, LiveBytes: live + mem, MemtableBytes: mem, TableReaderBytes: readers}, nil
 }
 
 // Close waits for running calls, flushes the memtables and frees the

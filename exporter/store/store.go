@@ -16,6 +16,9 @@ type Entry struct {
 type Stats struct {
 	Keys      uint64 // stored windows
 	LiveBytes uint64 // bytes of keys and values
+	// Memory outside the Go heap (RocksDB; 0 for Memory): memtables, and the
+	// index and filter blocks of table readers not held in the block cache.
+	MemtableBytes, TableReaderBytes uint64
 }
 
 // Store holds one task's window aggregates and checkpoint. One goroutine

@@ -120,6 +120,8 @@ func (s *session) applyCommit(ctx context.Context, start time.Time) error {
 			if st, err := t.store.Stats(); err == nil {
 				rt.metrics.storeKeys.WithLabelValues(t.label).Set(float64(st.Keys))
 				rt.metrics.storeBytes.WithLabelValues(t.label).Set(float64(st.LiveBytes))
+				rt.metrics.storeMemory.WithLabelValues(t.label, "memtables").Set(float64(st.MemtableBytes))
+				rt.metrics.storeMemory.WithLabelValues(t.label, "table_readers").Set(float64(st.TableReaderBytes))
 			}
 		}
 		if err := t.retain(start); err != nil {

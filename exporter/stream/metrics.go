@@ -43,6 +43,7 @@ type metrics struct {
 	lag           *prometheus.GaugeVec
 	storeKeys     *prometheus.GaugeVec
 	storeBytes    *prometheus.GaugeVec
+	storeMemory   *prometheus.GaugeVec
 	freshness     prometheus.Histogram
 	lastCommit    prometheus.Gauge
 	skipped       *prometheus.CounterVec
@@ -87,6 +88,8 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 			Help: "Estimated keys (windows and totals) in the partition's state store."}, []string{"partition"}),
 		storeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_live_bytes",
 			Help: "Estimated live bytes of the partition's state store."}, []string{"partition"}),
+		storeMemory: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_memory_bytes",
+			Help: "Memory the partition's RocksDB store holds outside the Go heap, by kind: memtables, table_readers (index and filter blocks outside the block cache); every 10 s."}, []string{"partition", "kind"}),
 		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "window_freshness_seconds",
 			Help:    "Wall time from a window's end + grace to its committed result (meaningful when event time follows the wall clock).",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
@@ -114,7 +117,7 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.processed, m.invalid, m.late, m.overflow, m.commits, m.aborted,
-			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks, m.lag, m.storeKeys, m.storeBytes, m.freshness,
+			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks, m.lag, m.storeKeys, m.storeBytes, m.storeMemory, m.freshness,
 			m.lastCommit, m.skipped, m.truncated)
 		// franz-go's own client metrics (kprom), under the same prefix, in a registry
 		// of their own (see KafkaGatherer); each session's client registers there.
@@ -224,6 +227,7 @@ func (m *metrics) forget(p int32) {
 	for _, v := range []*prometheus.GaugeVec{m.restoreLeftG, m.streamTime, m.lag, m.storeKeys, m.storeBytes} {
 		v.DeleteLabelValues(strconv.Itoa(int(p)))
 	}
+	m.storeMemory.DeletePartialMatch(prometheus.Labels{"partition": strconv.Itoa(int(p))})
 }
 
 // atomicFloat is a float64 read and written atomically.

@@ -109,6 +109,11 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 	rt.adm = kadm.NewClient(admCl)
 	if cfg.State.Store == "rocksdb" {
 		rt.cache = store.NewBlockCache(cfg.State.BlockCacheSize)
+		if opts.Registerer != nil {
+			opts.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_block_cache_bytes",
+				Help: "Bytes held by the RocksDB block cache that every state store of this instance shares (bounded by state.block_cache_size)."},
+				func() float64 { return float64(rt.cache.Usage()) }))
+		}
 	}
 	return rt, nil
 }
