@@ -27,7 +27,7 @@ LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 FUZZTIME  ?= 8s
 BENCHTIME ?= 1s
 
-.PHONY: all deps build run test vet unit fuzz check-alerts bench clean help
+.PHONY: all deps build run test vet unit fuzz check-alerts bench soak clean help
 
 all: build
 
@@ -35,6 +35,7 @@ help:
 	@echo "make run    install what is missing, build, and run the demo (embedded load generator)"
 	@echo "make test   install what is missing, then go vet, go test and short fuzz runs"
 	@echo "make bench  run the benchmarks and print a summary"
+	@echo "make soak   broker, load generator and exporter for an hour; memory samples in soak.csv"
 
 # deps installs the Debian packages that are missing, non-interactively, and only then.
 deps:
@@ -86,5 +87,12 @@ bench: deps
 	@$(GO) test -run='^$$' -bench='EndToEnd|ConsumeOnly|Restore|Freshness|RestartAfterKill' -benchtime=1x -timeout=30m ./exporter/stream/ | tee -a bench.out
 	@echo; echo "== summary"; grep -E '^Benchmark' bench.out | awk '{ line=$$1; for (i=2;i<=NF;i++) if ($$i ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|ratio_of_consume_only)$$/ || $$(i+1) ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|ratio_of_consume_only)$$/) line=line" "$$i; print line }'
 
+# soak runs the broker, the load generator and the exporter as separate processes for
+# DURATION (60m) at RATE (40000) events/s and samples their memory into soak.csv.
+DURATION  ?= 60m
+RATE      ?= 40000
+soak: build
+	DURATION=$(DURATION) RATE=$(RATE) .ci/soak
+
 clean:
-	rm -rf bin bench.out
+	rm -rf bin bench.out soak.csv
