@@ -46,6 +46,8 @@ type Engine struct {
 	streamTime int64
 	cur        *event.Event
 	add        func(*aggregate.Aggregate)
+	part       *Part // the part Merge is applying
+	merge      func(*aggregate.Aggregate)
 	flush      Flush
 	loadTotal  func(agg int, group []byte) (aggregate.Value, error)
 	err        error // the first LoadTotal error: see Err
@@ -73,7 +75,7 @@ type agg struct {
 	index     int
 	name      string
 	spec      window.Spec
-	dims      []int
+	groups    *GroupKey
 	maxKeys   int
 	keys      map[string]*key // keys in memory, the overflow key among them
 	dirty     []*key          // keys changed since the last flush
@@ -87,7 +89,6 @@ type agg struct {
 	parked     map[string]aggregate.Value
 	keepTotals bool // no LoadTotal: park the total of a key that leaves memory
 	stats      Stats
-	vals       [][]byte
 	scratch    []byte
 }
 
@@ -114,6 +115,9 @@ type key struct {
 type Stats struct {
 	Late       uint64 // events dropped from at least one closed window
 	Overflowed uint64 // events counted under the overflow key
+	// LateMerges counts the parts Merge dropped from a window that had already
+	// closed (see Merge): 0 unless a stage-1 watermark went backwards.
+	LateMerges uint64
 	Keys       int    // group keys in memory, the overflow key among them
 	Windows    int    // windows in memory
 }
@@ -128,6 +132,7 @@ func New(c *config.Config) *Engine { return NewWithOptions(c, Options{}) }
 func NewWithOptions(c *config.Config, o Options) *Engine {
 	e := &Engine{streamTime: NoTime, loadTotal: o.LoadTotal}
 	e.add = func(a *aggregate.Aggregate) { a.Add(e.cur) }
+	e.merge = func(a *aggregate.Aggregate) { a.Merge(e.part.Agg) }
 	schema := *c.Sketch.Schema
 	for i := range c.Aggregations {
 		ac := &c.Aggregations[i]
@@ -136,14 +141,13 @@ func NewWithOptions(c *config.Config, o Options) *Engine {
 			index:      i,
 			name:       ac.Name,
 			spec:       ac.WindowSpec(),
-			dims:       c.DimensionIndexes(ac),
+			groups:     NewGroupKey(c, ac),
 			maxKeys:    ac.MaxKeys,
 			keys:       map[string]*key{},
 			parked:     map[string]aggregate.Value{},
 			keepTotals: o.LoadTotal == nil,
 			nextClose:  math.MaxInt64,
 			empty:      func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
-			vals:       make([][]byte, len(ac.GroupBy)),
 		}
 		for range ac.GroupBy {
 			a.overflow = store.AppendGroup(a.overflow, []byte(OverflowValue))

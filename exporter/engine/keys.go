@@ -27,10 +27,13 @@ import (
 // lookup finds or admits the key of ev at stream time st, or returns the overflow
 // key when maxKeys keys are held.
 func (a *agg) lookup(ev *event.Event, st int64) *key {
-	for i, d := range a.dims {
-		a.vals[i] = ev.Dims[d]
-	}
-	a.scratch = store.AppendGroup(a.scratch[:0], a.vals...)
+	a.scratch = a.groups.Append(a.scratch[:0], ev)
+	return a.admit(st, 1)
+}
+
+// admit finds or admits the key in a.scratch at stream time st, or returns the
+// overflow key (counting n events overflowed) when maxKeys keys are held.
+func (a *agg) admit(st int64, n uint64) *key {
 	k, ok := a.keys[string(a.scratch)]
 	if ok && k.held && st < k.expiry {
 		return k
@@ -42,7 +45,7 @@ func (a *agg) lookup(ev *event.Event, st int64) *key {
 		a.expire(st)
 	}
 	if a.held >= a.maxKeys {
-		a.stats.Overflowed++
+		a.stats.Overflowed += n
 		if over, ok := a.keys[string(a.overflow)]; ok {
 			return over
 		}

@@ -99,13 +99,20 @@ func (ws *Windows[A]) addSession(s *Spec, t, streamTime int64, add func(A), empt
 	if t == math.MaxInt64 {
 		return true
 	}
-	// Saturated, t-Gap and t+Gap keep these comparisons exact: a bound past the
-	// range becomes the end of the range, which every session lies within.
-	lo, hi := satint.Sub(t, s.Gap), satint.Add(t, s.Gap)
+	return ws.mergeSession(s, Window{t, t + 1}, streamTime, add, empty)
+}
+
+// mergeSession is addSession for the records of w = [first, last+1) (a non-empty
+// interval) at once: w joins every open session within Gap of it.
+func (ws *Windows[A]) mergeSession(s *Spec, w Window, streamTime int64, add func(A), empty func() A) bool {
+	last := w.End - 1
+	// Saturated, first-Gap and last+Gap keep these comparisons exact: a bound past
+	// the range becomes the end of the range, which every session lies within.
+	lo, hi := satint.Sub(w.Start, s.Gap), satint.Add(last, s.Gap)
 	joins := func(sl *Slot[A]) bool {
 		return !s.Closed(sl.Window, streamTime) && sl.Window.End-1 >= lo && sl.Window.Start <= hi
 	}
-	merged, found := Window{t, t + 1}, false
+	merged, found := w, false
 	for i := range ws.Slots {
 		if sl := &ws.Slots[i]; joins(sl) {
 			merged = Window{min(merged.Start, sl.Window.Start), max(merged.End, sl.Window.End)}
@@ -116,9 +123,9 @@ func (ws *Windows[A]) addSession(s *Spec, t, streamTime int64, add func(A), empt
 		return true
 	}
 	if !found {
-		i, _ := ws.find(t)
-		ws.insert(i, Slot[A]{Window: merged, Agg: empty(), Last: t})
-		ws.update(i, t, add)
+		i, _ := ws.find(w.Start)
+		ws.insert(i, Slot[A]{Window: merged, Agg: empty(), Last: last})
+		ws.update(i, last, add)
 		return false
 	}
 	// Sessions never overlap, so the joining ones are neighbours in start order and
@@ -144,7 +151,7 @@ func (ws *Windows[A]) addSession(s *Spec, t, streamTime int64, add func(A), empt
 		}
 	}
 	ws.Slots = out
-	ws.update(keep, t, add)
+	ws.update(keep, last, add)
 	return false
 }
 

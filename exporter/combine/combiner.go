@@ -1,0 +1,211 @@
+package combine
+
+import (
+	"math"
+
+	"github.com/kwindow/kwindow/exporter/aggregate"
+	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/internal/satint"
+	"github.com/kwindow/kwindow/exporter/window"
+)
+
+// Combiner is one stage-1 task's state: the parts of the keys changed since the
+// last Flush, per aggregation. It is not safe for concurrent use.
+type Combiner struct {
+	aggs       []*agg
+	streamTime int64
+}
+
+// agg is the state of one aggregation.
+type agg struct {
+	index   int
+	name    string
+	spec    window.Spec
+	groups  *engine.GroupKey
+	empty   func() *aggregate.Aggregate
+	keys    map[string]*key
+	order   []*key // keys in the order they came: Flush hands them out so
+	stats   Stats
+	flushed uint64 // stats.Late at the last Flush: what Reset goes back to
+	scratch []byte
+}
+
+// key holds the parts of one group key this interval.
+type key struct {
+	group string
+	parts []engine.Part // never Late
+	late  *engine.Part  // the events late at stage 1, or nil
+}
+
+// Stats counts what happened to one aggregation's events.
+type Stats struct {
+	// Late is the events late for at least one window since New, those of the
+	// intervals a Reset took back excepted.
+	Late uint64
+	Keys int // group keys held this interval (since the last Flush or Reset)
+}
+
+// New returns the combiner of a validated configuration.
+func New(c *config.Config) *Combiner {
+	cb := &Combiner{streamTime: engine.NoTime}
+	schema := *c.Sketch.Schema
+	for i := range c.Aggregations {
+		ac := &c.Aggregations[i]
+		withSketch := len(ac.Quantiles) > 0
+		cb.aggs = append(cb.aggs, &agg{
+			index:  i,
+			name:   ac.Name,
+			spec:   ac.WindowSpec(),
+			groups: engine.NewGroupKey(c, ac),
+			empty:  func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
+			keys:   map[string]*key{},
+		})
+	}
+	return cb
+}
+
+// StreamTime is the largest event time processed (or given to AdvanceTo), or
+// engine.NoTime: the watermark the task ships with its deltas.
+func (c *Combiner) StreamTime() int64 { return c.streamTime }
+
+// AdvanceTo sets stream time to max(stream time, t): on restore, and when the idle
+// timeout moves a silent partition on.
+func (c *Combiner) AdvanceTo(t int64) { c.streamTime = max(c.streamTime, t) }
+
+// Stats returns the counters of aggregation i.
+func (c *Combiner) Stats(i int) Stats {
+	a := c.aggs[i]
+	s := a.stats
+	s.Keys = len(a.keys)
+	return s
+}
+
+// Process adds one event, whose Time is set, to the parts of its keys. The result
+// has bit i set when the event was late for aggregation i, by the rules of the
+// package comment (as engine.Process reports it). Process keeps no reference to ev.
+func (c *Combiner) Process(ev *event.Event) (late uint64) {
+	t := ev.Time
+	c.streamTime = max(c.streamTime, t)
+	for _, a := range c.aggs {
+		k := a.lookup(ev)
+		p, isLate := a.place(k, t, c.streamTime)
+		p.Agg.Add(ev)
+		p.Last = max(p.Last, t)
+		if isLate {
+			a.stats.Late++
+			late |= 1 << a.index
+		}
+	}
+	return late
+}
+
+func (a *agg) lookup(ev *event.Event) *key {
+	a.scratch = a.groups.Append(a.scratch[:0], ev)
+	k, ok := a.keys[string(a.scratch)]
+	if !ok {
+		k = &key{group: string(a.scratch)}
+		a.keys[k.group] = k
+		a.order = append(a.order, k)
+	}
+	return k
+}
+
+// place returns the part an event at t goes to at stream time st, and whether the
+// event is late.
+func (a *agg) place(k *key, t, st int64) (*engine.Part, bool) {
+	s := &a.spec
+	switch s.Kind {
+	case window.Tumbling, window.Hopping:
+		pane, from, late, ok := s.Pane(t, st)
+		if !ok {
+			return a.latePart(k), true
+		}
+		if s.Kind == window.Tumbling {
+			from = math.MinInt64
+		}
+		for i := len(k.parts) - 1; i >= 0; i-- {
+			if p := &k.parts[i]; p.Start == pane.Start && p.From == from {
+				return p, late
+			}
+		}
+		return a.newPart(k, pane.Start, pane.End, from), late
+	case window.Session:
+		if t == math.MaxInt64 || satint.Add(t, s.Grace) <= st {
+			return a.latePart(k), true
+		}
+		return a.session(k, t), false
+	case window.Sliding:
+		d := s.Size
+		if t < math.MinInt64+d || t > math.MaxInt64-2-d || s.Closed(window.Window{Start: t + 1, End: t + d + 2}, st) {
+			return a.latePart(k), true
+		}
+		for i := len(k.parts) - 1; i >= 0; i-- {
+			if p := &k.parts[i]; p.Start == t {
+				return p, false
+			}
+		}
+		return a.newPart(k, t, t+1, math.MinInt64), false
+	}
+	return a.latePart(k), true
+}
+
+func (a *agg) newPart(k *key, start, end, from int64) *engine.Part {
+	k.parts = append(k.parts, engine.Part{Start: start, End: end, From: from, Last: engine.NoTime, Agg: a.empty()})
+	return &k.parts[len(k.parts)-1]
+}
+
+func (a *agg) latePart(k *key) *engine.Part {
+	if k.late == nil {
+		k.late = &engine.Part{From: math.MinInt64, Last: engine.NoTime, Late: true, Agg: a.empty()}
+	}
+	return k.late
+}
+
+// session merges an event at t (not late: t < math.MaxInt64) with every local
+// session of k within the gap of it, as window.Windows.Add does with sessions,
+// and returns the part it belongs to; its bounds include t on return.
+func (a *agg) session(k *key, t int64) *engine.Part {
+	lo, hi := satint.Sub(t, a.spec.Gap), satint.Add(t, a.spec.Gap)
+	keep := -1
+	out := k.parts[:0]
+	for _, p := range k.parts {
+		switch {
+		case p.End-1 < lo || p.Start > hi:
+			out = append(out, p)
+		case keep < 0:
+			keep = len(out)
+			out = append(out, p)
+		default:
+			q := &out[keep]
+			q.Start, q.End, q.Last = min(q.Start, p.Start), max(q.End, p.End), max(q.Last, p.Last)
+			q.Agg.Merge(p.Agg)
+		}
+	}
+	clear(k.parts[len(out):])
+	k.parts = out
+	if keep < 0 {
+		return a.newPart(k, t, t+1, math.MinInt64)
+	}
+	p := &k.parts[keep]
+	p.Start, p.End = min(p.Start, t), max(p.End, t+1)
+	return p
+}
+
+// Reset drops what was processed since the last Flush and sets stream time to
+// streamTime (an aborted transaction: the consumer rewinds to the committed
+// offsets). Stats.Late goes back to its value at the last Flush.
+func (c *Combiner) Reset(streamTime int64) {
+	c.streamTime = streamTime
+	for _, a := range c.aggs {
+		a.forget()
+		a.stats.Late = a.flushed
+	}
+}
+
+func (a *agg) forget() {
+	clear(a.keys)
+	clear(a.order)
+	a.order = a.order[:0]
+}

@@ -1,0 +1,68 @@
+// Package combine is stage 1 of kwindow's two-stage topology: map-side combining.
+//
+// A Combiner runs per input partition. It decodes nothing and closes nothing: it
+// sums the events of one commit interval into partial aggregates (parts) per
+// (aggregation, group key), decides which events are late, and at the commit hands
+// the parts out as Deltas. The runtime ships them through the repartition topic,
+// keyed by (aggregation, group key) so that one stage-2 task owns each key
+// (Partition), followed by the combiner's stream time as a watermark record to
+// every repartition partition, deltas first, watermark last, in one transaction.
+// Stage 2 (engine.Engine.Merge) merges the parts into its windows, and its stream
+// time is the minimum of the latest watermark of every source: it closes a window
+// only once every input partition has passed its close time.
+//
+// # Parts
+//
+// A part is the aggregate of some events of a key and where they go:
+//   - tumbling: the window of the events.
+//   - hopping: a pane, a slice of gcd(size, advance) milliseconds aligned like the
+//     windows (window.Spec.Pane). Every window that holds a time holds its whole
+//     pane, so stage 2 adds the pane to each window containing it that starts at
+//     or after From: an event costs one update at stage 1, whatever size/advance.
+//     From is the start of the earliest window of the event still open at stage 1
+//     (events of one pane with different From stay in different parts).
+//   - session: a local session, events of the interval within the gap of each
+//     other, [first, last+1). Stage 2 merges it with every open session within the
+//     gap (window.Windows.MergeSession), as it would merge its events one by one.
+//   - sliding: the events of one millisecond, [t, t+1). Stage 2 adds it as one
+//     event at t (window.Windows.Add), which gives the windows the events would
+//     give one by one: sliding windows are cut at distinct event times, so events
+//     of the same millisecond always share every window. Sliding windows combine
+//     only events with the same millisecond.
+//   - late: the events late at stage 1, for the running total only.
+//
+// The parts of a key, its late part included, hold exactly its events of the
+// interval: every event, late or not, reaches the key's running total.
+//
+// # Lateness
+//
+// Lateness is decided here, against the combiner's own stream time s (the largest
+// event time it processed, or what AdvanceTo set), when the event is processed:
+//   - tumbling and hopping: late if any window of t is closed at s, or does not fit
+//     the int64 range (as Windows.Add decides). The event still goes to its open
+//     windows (From); with none open, only to the late part.
+//   - session: late if t + grace <= s (saturating; t = math.MaxInt64 is late).
+//   - sliding: late if the event's right window [t+1, t+size+1] is closed at s, or t
+//     is outside the range Windows.Add accepts for sliding windows.
+//
+// Stage 2 never receives a part for a window it has already closed. Let m be stage
+// 2's stream time when it merges a part of source P, and s the stream time P had
+// when it processed any event e of the part. The runtime applies a source's
+// records in order and moves m only with watermarks: m is at most the last
+// watermark P shipped before this part, which is P's stream time at the end of an
+// earlier interval, so m <= s (stream time never goes back). Then:
+//   - tumbling and hopping: the windows the part goes to (start >= From) were open
+//     at s, so at m <= s too.
+//   - sliding: Windows.Add decides lateness by the right window [t+1, t+size+1]
+//     alone, which closes at t+size+1+grace > s >= m: the part is not late at stage
+//     2. (Windows of t already closed at m are skipped silently, as Process skips
+//     them; for an event within grace of s there are none.)
+//   - session: every event of the part has t + grace > s >= m. A stored session S
+//     closed at m has m >= S.last + gap + grace, so every event of the part is
+//     after S.last + gap: the part is not within the gap of S, and does not join it.
+//
+// So a window's result is final when stage 2 closes it, engine.Stats.LateMerges
+// stays 0 (unless a source's watermark goes backwards), and a result does not
+// depend on how the events were partitioned: tests check this against a
+// brute-force model, over several partitionings.
+package combine

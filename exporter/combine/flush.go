@@ -1,0 +1,52 @@
+package combine
+
+import (
+	"encoding/binary"
+
+	"github.com/kwindow/kwindow/exporter/engine"
+)
+
+// Delta is the parts of one group key of one aggregation from one commit interval.
+type Delta struct {
+	Agg   int
+	Group string // encoded group key
+	Parts []engine.Part
+}
+
+// valueHeader bounds a delta value's bytes before its parts: the version, the
+// source and the part count.
+const valueHeader = 1 + 2*binary.MaxVarintLen64
+
+// Flush hands out the deltas of every key changed since the last Flush or Reset,
+// then forgets them: the Deltas, their parts and aggregates are fn's to keep. Keys
+// come per aggregation in the order they first had an event, a key's late part
+// (if any) last. A key with many parts (sliding, sessions) may come as several
+// Deltas so that every encoded record (AppendDeltaKey, AppendDeltaValue) stays
+// under MaxRecordBytes.
+func (c *Combiner) Flush(fn func(*Delta)) {
+	var scratch []byte
+	for _, a := range c.aggs {
+		for _, k := range a.order {
+			parts := k.parts
+			if k.late != nil {
+				parts = append(parts, *k.late)
+			}
+			budget := MaxRecordBytes - len(AppendDeltaKey(scratch[:0], a.name, k.group)) - valueHeader
+			from, size := 0, 0
+			for i := range parts {
+				if len(parts) == 1 {
+					break
+				}
+				scratch, _ = appendPart(scratch[:0], &parts[i])
+				if size+len(scratch) > budget && i > from {
+					fn(&Delta{Agg: a.index, Group: k.group, Parts: parts[from:i:i]})
+					from, size = i, 0
+				}
+				size += len(scratch)
+			}
+			fn(&Delta{Agg: a.index, Group: k.group, Parts: parts[from:]})
+		}
+		a.forget()
+		a.flushed = a.stats.Late
+	}
+}
