@@ -86,8 +86,9 @@ type Timestamp struct {
 type Value struct {
 	// Field is the JSON path.
 	Field string `yaml:"field"`
-	// Unit of the value: ns, us, ms or s for durations (exported in seconds), or
-	// none for a unitless value kept as it is. Default s.
+	// Unit of the value: ns, us, ms or s for durations (exported in seconds, as
+	// kwindow_<aggregation>_latency_seconds), or none for a unitless value kept as
+	// it is (exported as kwindow_<aggregation>_value). Default s.
 	Unit string `yaml:"unit"`
 	// Required: an event without the value is invalid. Default true.
 	Required *bool `yaml:"required"`
@@ -180,6 +181,16 @@ type Metrics struct {
 	// no longer exported, so series of vanished keys do not pile up. 1 to 10000;
 	// default 5.
 	IdleWindows int `yaml:"idle_windows"`
+	// ClassicBuckets are the upper bounds (le) of the classic buckets exported in
+	// the value histograms next to the native buckets, for Prometheus servers
+	// without native histograms: in seconds for durations, else in the value's
+	// own unit. Strictly increasing, positive and finite (+Inf is always added),
+	// at most MaxClassicBuckets; [] exports only the +Inf bucket. They are filled
+	// from the sketch: a sketch bucket that straddles a bound counts in the next
+	// classic bucket up, so a bound acts as if lowered by less than one sketch
+	// bucket (1.09 % at sketch schema 6). Default client_golang's DefBuckets,
+	// 5ms to 10s.
+	ClassicBuckets []float64 `yaml:"classic_buckets"`
 }
 
 // Window is a window kind and its size.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -13,6 +14,10 @@ import (
 )
 
 const defaultRetention = Duration(24 * time.Hour)
+
+// DefaultClassicBuckets is the default of Metrics.ClassicBuckets: client_golang's
+// DefBuckets, for latencies in seconds.
+var DefaultClassicBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // DefaultMaxKeys is the default of Aggregation.MaxKeys.
 const DefaultMaxKeys = 100000
@@ -65,6 +70,9 @@ func (c *Config) fillDefaults(has func(path string) bool) {
 	}
 	if c.Metrics.IdleWindows == 0 && unset("metrics.idle_windows") {
 		c.Metrics.IdleWindows = 5
+	}
+	if c.Metrics.ClassicBuckets == nil && unset("metrics.classic_buckets") {
+		c.Metrics.ClassicBuckets = slices.Clone(DefaultClassicBuckets)
 	}
 	c.fillEventDefaults(unset)
 	for i := range c.Aggregations {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,28 @@ func TestLimits(t *testing.T) {
 	f(agg+"metrics: {idle_windows: -1}\n", "config k.yml:4: metrics.idle_windows: must be between 1 and 10000, got -1")
 	f(agg+"metrics: {idle_windows: 10000}\n", "")
 	f(agg+"metrics: {idle_windows: 10001}\n", "config k.yml:4: metrics.idle_windows: must be between 1 and 10000, got 10001")
+
+	// metrics.classic_buckets: positive, finite, strictly increasing, at most 100;
+	// [] exports only +Inf.
+	cb := func(n int, first float64) string {
+		bs := make([]string, n)
+		for i := range bs {
+			bs[i] = strconv.FormatFloat(first+float64(i), 'g', -1, 64)
+		}
+		return agg + "metrics: {classic_buckets: [" + strings.Join(bs, ", ") + "]}\n"
+	}
+	f(agg+"metrics: {classic_buckets: []}\n", "")
+	f(cb(1, 1e-300), "")
+	f(cb(100, 1), "")
+	f(cb(101, 1), "config k.yml:4: metrics.classic_buckets: at most 100 bounds, got 101")
+	f(agg+"metrics: {classic_buckets: [0]}\n", "config k.yml:4: metrics.classic_buckets[0]: must be > 0, got 0")
+	f(agg+"metrics: {classic_buckets: [-0.5, 1]}\n", "config k.yml:4: metrics.classic_buckets[0]: must be > 0, got -0.5")
+	f(agg+"metrics: {classic_buckets: [1, .inf]}\n", "config k.yml:4: metrics.classic_buckets[1]: must be finite (the +Inf bucket is always exported), got +Inf")
+	f(agg+"metrics: {classic_buckets: [.nan]}\n", "config k.yml:4: metrics.classic_buckets[0]: must be finite (the +Inf bucket is always exported), got NaN")
+	f(agg+"metrics: {classic_buckets: [0.1, 0.5, 0.5]}\n", "config k.yml:4: metrics.classic_buckets[2]: must be greater than the bound before it (0.5), got 0.5")
+	f(agg+"metrics: {classic_buckets: [0.1, 0.05]}\n", "config k.yml:4: metrics.classic_buckets[1]: must be greater than the bound before it (0.1), got 0.05")
+	f(agg+"metrics:\n  classic_buckets:\n    - 1\n    - 2\n    - 0\n", "config k.yml:8: metrics.classic_buckets[2]: must be > 0, got 0")
+	f(agg+"metrics: {classic_buckets: [1, fast]}\n", "config k.yml:4: metrics.classic_buckets[1]: must be a number, got \"fast\"")
 	// Schemas.
 	f(agg+"sketch: {schema: -4}\nmetrics: {histogram_schema: -4}\n", "")
 	f(agg+"sketch: {schema: 8}\nmetrics: {histogram_schema: 8}\n", "")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -15,7 +16,7 @@ import (
 var reservedLabels = map[string]string{
 	"partition": "kwindow adds the partition label to the per-partition counters and histograms (kwindow_<aggregation>_requests_total and others)",
 	"class":     "kwindow adds the class label (client, server) to kwindow_<aggregation>_errors_total",
-	"quantile":  "kwindow adds the quantile label to the window latency summaries (kwindow_<aggregation>_window_latency_seconds)",
+	"quantile":  "Prometheus reserves the quantile label for summaries (promtool check metrics flags it on any other metric)",
 	"le":        "kwindow adds the le label to histogram buckets",
 	"measure":   "kwindow adds the measure label to kwindow_<aggregation>_anomaly_score",
 	"aggregation": "kwindow's own metrics (kwindow_late_records_total and others) and alerts " +
@@ -23,6 +24,13 @@ var reservedLabels = map[string]string{
 	"instance": "Prometheus sets the instance label on every scraped series (the dimension would be renamed exported_instance, and the recording rules sum over instance)",
 	"job":      "Prometheus sets the job label on every scraped series (the dimension would be renamed exported_job)",
 }
+
+// QuantileLabel is the label of the window quantile gauges,
+// kwindow_<aggregation>_window_latency_seconds{q="0.99"}: not quantile, which
+// Prometheus reserves for summaries, and those gauges are not a summary (their
+// window's count and sum are no running totals). A dimension may take the name in
+// an aggregation without quantiles.
+const QuantileLabel = "q"
 
 // checkLabelName says why name cannot be a dimension name, or "".
 func checkLabelName(name string) string {
@@ -43,7 +51,6 @@ type metricKind int
 const (
 	plain     metricKind = iota
 	histogram            // _bucket, _count, _sum
-	summary              // _count, _sum
 )
 
 type family struct {
@@ -51,16 +58,29 @@ type family struct {
 	kind metricKind
 }
 
-// AggregationFamilies are the metric families exported for an aggregation A, as
-// kwindow_A_<name> (metrics.Collector).
-var aggregationFamilies = []family{
-	{"requests_total", plain},
-	{"errors_total", plain},
-	{"latency_seconds", histogram},
-	{"window_requests", plain},
-	{"window_error_ratio", plain},
-	{"window_latency_seconds", summary},
-	{"anomaly_score", plain},
+// ValueFamily names the histogram of an aggregation's values, kwindow_A_<name>,
+// by the values' unit: latency_seconds for durations (the events are converted to
+// seconds), value for a unitless value (events.value.unit none). The window
+// quantile gauges are kwindow_A_window_<name>.
+func (c *Config) ValueFamily() string {
+	if v := c.Events.Value; v != nil && v.Unit == "none" {
+		return "value"
+	}
+	return "latency_seconds"
+}
+
+// aggregationFamilies are the metric families exported for an aggregation A, as
+// kwindow_A_<name> (metrics.Collector), values named valueFamily.
+func aggregationFamilies(valueFamily string) []family {
+	return []family{
+		{"requests_total", plain},
+		{"errors_total", plain},
+		{valueFamily, histogram},
+		{"window_requests", plain},
+		{"window_error_ratio", plain},
+		{"window_" + valueFamily, plain},
+		{"anomaly_score", plain},
+	}
 }
 
 // selfFamilies are kwindow's own metric families, without the kwindow_ prefix:
@@ -104,15 +124,12 @@ const kafkaPrefix = "kafka"
 
 const metricPrefix = "kwindow_"
 
-// series lists the names of the series of family f (histogram and summary
-// families add _bucket, _count and _sum).
+// series lists the names of the series of family f (histogram families add
+// _bucket, _count and _sum).
 func (f family) series(prefix string) []string {
 	n := prefix + f.name
-	switch f.kind {
-	case histogram:
+	if f.kind == histogram {
 		return []string{n, n + "_bucket", n + "_count", n + "_sum"}
-	case summary:
-		return []string{n, n + "_count", n + "_sum"}
 	}
 	return []string{n}
 }
@@ -120,9 +137,9 @@ func (f family) series(prefix string) []string {
 // MetricFamilies are the names of the metric families kwindow may export for
 // aggregation a (kwindow_<name>_requests_total, ...), whatever its measures:
 // Parse refuses an aggregation name that makes one of them collide.
-func (a *Aggregation) MetricFamilies() []string {
+func (c *Config) MetricFamilies(a *Aggregation) []string {
 	var out []string
-	for _, f := range aggregationFamilies {
+	for _, f := range aggregationFamilies(c.ValueFamily()) {
 		out = append(out, metricPrefix+a.Name+"_"+f.name)
 	}
 	return out
@@ -130,8 +147,21 @@ func (a *Aggregation) MetricFamilies() []string {
 
 // validateMetricNames refuses aggregation names whose metrics would collide with
 // kwindow's own or with another aggregation's: kwindow_x_window_latency_seconds
-// is both aggregation x's window summary and aggregation x_window's histogram.
+// is both aggregation x's window quantiles and aggregation x_window's histogram.
+// It also refuses the quantile label as a dimension of an aggregation that
+// exports quantiles.
 func (c *Config) validateMetricNames(p *problems) {
+	fams := aggregationFamilies(c.ValueFamily())
+	for i := range c.Aggregations {
+		a := &c.Aggregations[i]
+		if len(a.Quantiles) == 0 {
+			continue
+		}
+		if j := slices.Index(a.GroupBy, QuantileLabel); j >= 0 {
+			p.add(fmt.Sprintf("aggregations[%d].group_by[%d]", i, j), "%q is reserved in an aggregation with quantiles: kwindow adds the %s label to %s%s_window_%s",
+				QuantileLabel, QuantileLabel, metricPrefix, a.Name, c.ValueFamily())
+		}
+	}
 	owner := map[string]string{}
 	for _, f := range selfFamilies {
 		owner[metricPrefix+f] = "kwindow's own metric " + metricPrefix + f
@@ -151,7 +181,7 @@ func (c *Config) validateMetricNames(p *problems) {
 		prefix := metricPrefix + a.Name + "_"
 		clash := ""
 	families:
-		for _, f := range aggregationFamilies {
+		for _, f := range fams {
 			for _, s := range f.series(prefix) {
 				if o, ok := owner[s]; ok && clash == "" {
 					clash = fmt.Sprintf("%q would export %s, which is %s", a.Name, s, o)
@@ -163,7 +193,7 @@ func (c *Config) validateMetricNames(p *problems) {
 			p.add(path, "%s", clash)
 			continue
 		}
-		for _, f := range aggregationFamilies {
+		for _, f := range fams {
 			for _, s := range f.series(prefix) {
 				if _, ok := owner[s]; !ok {
 					owner[s] = fmt.Sprintf("the metric %s of aggregation %q (aggregations[%d])", prefix+f.name, a.Name, i)

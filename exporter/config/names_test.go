@@ -33,7 +33,7 @@ func TestReservedDimensionNames(t *testing.T) {
 	f("le", "kwindow adds the le label to histogram buckets")
 	f("partition", "kwindow adds the partition label to the per-partition counters and histograms (kwindow_<aggregation>_requests_total and others)")
 	f("class", "kwindow adds the class label (client, server) to kwindow_<aggregation>_errors_total")
-	f("quantile", "kwindow adds the quantile label to the window latency summaries (kwindow_<aggregation>_window_latency_seconds)")
+	f("quantile", "Prometheus reserves the quantile label for summaries (promtool check metrics flags it on any other metric)")
 	f("measure", "kwindow adds the measure label to kwindow_<aggregation>_anomaly_score")
 	f("aggregation", "kwindow's own metrics (kwindow_late_records_total and others) and alerts use the aggregation label to name an aggregation")
 	f("instance", "Prometheus sets the instance label on every scraped series (the dimension would be renamed exported_instance, and the recording rules sum over instance)")
@@ -54,6 +54,31 @@ func TestReservedDimensionNames(t *testing.T) {
 	for _, ok := range []string{"Le", "LE", "le_", "_le", "partitions", "partition_id", "Class", "quantiles", "_", "_x", "x__", "job_name", "instance_id", "region"} {
 		if _, err := Parse("k.yml", []byte(dimsConfig("endpoint", ok))); err != nil {
 			t.Errorf("dimension %q refused: %v", ok, err)
+		}
+	}
+}
+
+// The label of the window quantile gauges, q, is refused only where kwindow adds
+// it: in the group_by of an aggregation with quantiles.
+func TestQuantileLabel(t *testing.T) {
+	_, err := Parse("k.yml", []byte(dimsConfig("endpoint", "q")))
+	want := `config k.yml:9: aggregations[0].group_by[0]: "q" is reserved in an aggregation with quantiles: kwindow adds the q label to kwindow_a_window_latency_seconds`
+	if err == nil || err.Error() != want {
+		t.Errorf("q grouped by with quantiles: error\n%v\nwant\n%s", err, want)
+	}
+	unitless := strings.Replace(dimsConfig("q"), "value: {field: v}", "value: {field: v, unit: none}", 1)
+	_, err = Parse("k.yml", []byte(unitless))
+	want = `config k.yml:8: aggregations[0].group_by[0]: "q" is reserved in an aggregation with quantiles: kwindow adds the q label to kwindow_a_window_value`
+	if err == nil || err.Error() != want {
+		t.Errorf("q grouped by with quantiles, unit none: error\n%v\nwant\n%s", err, want)
+	}
+	// Without quantiles, or defined but not grouped by: accepted, as before.
+	for _, yml := range []string{
+		strings.Replace(dimsConfig("endpoint", "q"), "    quantiles: [0.5]\n", "", 1),
+		dimsConfig("q", "endpoint"),
+	} {
+		if _, err := Parse("k.yml", []byte(yml)); err != nil {
+			t.Errorf("refused:\n%s\n%v", yml, err)
 		}
 	}
 }
@@ -84,6 +109,14 @@ func TestAggregationNames(t *testing.T) {
 		"x", "x_window")
 	f(`config k.yml:3: aggregations[1].name: "x" would export kwindow_x_window_latency_seconds, which is the metric kwindow_x_window_latency_seconds of aggregation "x_window" (aggregations[0])`,
 		"x_window", "x")
+	// With unitless values (events.value.unit none) the pair still collides, on
+	// kwindow_x_window_value.
+	_, err := Parse("k.yml", []byte("events: {value: {field: v, unit: none}, dimensions: [{name: endpoint}]}\naggregations:\n"+
+		"  - {name: x, group_by: [endpoint], window: {type: tumbling, size: 1m}, quantiles: [0.5]}\n"+
+		"  - {name: x_window, group_by: [endpoint], window: {type: tumbling, size: 1m}, quantiles: [0.5]}\n"))
+	if want := `config k.yml:4: aggregations[1].name: "x_window" would export kwindow_x_window_value, which is the metric kwindow_x_window_value of aggregation "x" (aggregations[0])`; err == nil || err.Error() != want {
+		t.Errorf("x, x_window with unit none: error\n%v\nwant\n%s", err, want)
+	}
 	// A name given twice is reported once, as such.
 	f(`config k.yml:3: aggregations[1].name: "a" would export kwindow_a_window_latency_seconds, which is the metric kwindow_a_window_latency_seconds of aggregation "a_window" (aggregations[0])`+
 		"\n"+`config k.yml:4: aggregations[2].name: aggregation "a" defined twice`, "a_window", "a", "a")

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -85,15 +87,24 @@ func TestReservedLabelsBreakMetrics(t *testing.T) {
 	if err, _, _ := register(d, nil); err == nil || !strings.Contains(err.Error(), "duplicate label names") {
 		t.Errorf("measure: registration error %v, want duplicate label names", err)
 	}
-	// quantile: kwindow_A_window_latency_seconds{dims} is a summary, whose
-	// quantile label client_golang adds: every gather fails.
-	d = prometheus.NewDesc("kwindow_a_window_latency_seconds", "h", []string{"quantile"}, nil)
-	m, err := prometheus.NewConstSummary(d, 1, 0.1, map[float64]float64{0.5: 0.1}, dim)
+	// q: kwindow_A_window_latency_seconds{dims, q}, in an aggregation with quantiles.
+	d = prometheus.NewDesc("kwindow_a_window_latency_seconds", "h", []string{QuantileLabel, QuantileLabel}, nil)
+	if err, _, _ := register(d, nil); err == nil || !strings.Contains(err.Error(), "duplicate label names") {
+		t.Errorf("q: registration error %v, want duplicate label names", err)
+	}
+	// quantile: Prometheus reserves it for summaries; on any other metric (every
+	// family of the aggregation carries the dimensions) promtool check metrics,
+	// which is client_golang's promlint, fails.
+	d = prometheus.NewDesc("kwindow_a_window_requests", "h", []string{"quantile"}, nil)
+	m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, 1, dim)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if regErr, gatherErr, _ := register(d, m); regErr != nil || gatherErr == nil || !strings.Contains(gatherErr.Error(), `explicit "quantile" label`) {
-		t.Errorf("quantile: registration %v, gather error %v; want a gather error about the quantile label", regErr, gatherErr)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{descs: []*prometheus.Desc{d}, metrics: []prometheus.Metric{m}})
+	problems, err := promlint.NewWithMetricFamilies(mustGather(t, reg)).Lint()
+	if err != nil || len(problems) == 0 || !strings.Contains(problems[0].Text, `"quantile" label`) {
+		t.Errorf("quantile: lint problems %v (%v), want one about the quantile label", problems, err)
 	}
 	// le: kwindow_A_latency_seconds{dims, partition} is a native histogram;
 	// client_golang gathers it, but its text exposition (what Prometheus scrapes
@@ -127,7 +138,7 @@ func TestReservedLabelsBreakMetrics(t *testing.T) {
 	// rules (sum without (instance)) and alerts (labels: aggregation) would merge
 	// or overwrite the dimension. Refused for those reasons (TestReservedDimensionNames).
 
-	for _, name := range []string{"partition", "class", "measure", "quantile", "le", "__x", "instance", "job", "aggregation"} {
+	for _, name := range []string{"partition", "class", "measure", "quantile", "le", "__x", "instance", "job", "aggregation", QuantileLabel} {
 		if _, err := Parse("k.yml", []byte(dimsConfig("endpoint", name))); err == nil {
 			t.Errorf("Parse accepts dimension %q", name)
 		}
@@ -135,11 +146,12 @@ func TestReservedLabelsBreakMetrics(t *testing.T) {
 }
 
 // TestClashingAggregationsBreakRegistration: aggregations x and x_window both
-// export kwindow_x_window_latency_seconds (x's window summary {dims}, x_window's
-// histogram {dims, partition}); the second registration fails (serve.go: panic).
+// export kwindow_x_window_latency_seconds (x's window quantiles {dims, q},
+// x_window's histogram {dims, partition}); the second registration fails
+// (serve.go: panic).
 func TestClashingAggregationsBreakRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	summary := prometheus.NewDesc("kwindow_x_window_latency_seconds", "Quantiles of the values in the last closed x window.", []string{"endpoint"}, nil)
+	summary := prometheus.NewDesc("kwindow_x_window_latency_seconds", "Quantiles of the values in the last closed x window.", []string{"endpoint", QuantileLabel}, nil)
 	hist := prometheus.NewDesc("kwindow_x_window_latency_seconds", "Distribution of the values counted by x_window.", []string{"endpoint", "partition"}, nil)
 	if err := reg.Register(collector{descs: []*prometheus.Desc{summary}}); err != nil {
 		t.Fatal(err)
@@ -269,8 +281,15 @@ func TestAggregationFamiliesInStep(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\bname\("([a-z0-9_]+)"\)`).FindAllStringSubmatch(string(src), -1) {
 		got = append(got, m[1])
 	}
+	// The value families are named by the configuration (ValueFamily).
+	for expr, v := range map[string]string{`name(value)`: "value", `name("window_"+value)`: "window_value"} {
+		if !strings.Contains(string(src), expr) {
+			t.Errorf("metrics/collector.go does not name a family %s", expr)
+		}
+		got = append(got, v)
+	}
 	var want []string
-	for _, f := range aggregationFamilies {
+	for _, f := range aggregationFamilies("value") {
 		want = append(want, f.name)
 	}
 	slices.Sort(got)
@@ -278,8 +297,23 @@ func TestAggregationFamiliesInStep(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("metrics/collector.go names the aggregation families %v, names.go expects %v", got, want)
 	}
-	a := Aggregation{Name: "a"}
-	if fams := a.MetricFamilies(); len(fams) != len(want) || fams[0] != "kwindow_a_requests_total" {
-		t.Errorf("MetricFamilies() = %v", fams)
+	for unit, want := range map[string]string{"s": "kwindow_a_latency_seconds", "ms": "kwindow_a_latency_seconds", "none": "kwindow_a_value"} {
+		c, err := Parse("k.yml", []byte("events: {value: {field: v, unit: "+unit+"}}\naggregations: [{name: a, window: {type: tumbling, size: 1m}}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fams := c.MetricFamilies(&c.Aggregations[0])
+		if len(fams) != 7 || fams[0] != "kwindow_a_requests_total" || !slices.Contains(fams, want) || !slices.Contains(fams, strings.Replace(want, "_a_", "_a_window_", 1)) {
+			t.Errorf("unit %s: MetricFamilies() = %v, want %s and its window family", unit, fams, want)
+		}
 	}
+}
+
+func mustGather(t *testing.T, g prometheus.Gatherer) []*dto.MetricFamily {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs
 }

@@ -42,6 +42,9 @@ const (
 	MaxEventSize = 100 << 20
 	// MaxIdleWindows is the largest metrics.idle_windows.
 	MaxIdleWindows = 10000
+	// MaxClassicBuckets bounds metrics.classic_buckets: each bound is one more
+	// series per key and partition in every value histogram.
+	MaxClassicBuckets = 100
 )
 
 var (
@@ -85,6 +88,7 @@ func (c *Config) validate(now time.Time, has func(string) bool) problems {
 	if n := c.Metrics.IdleWindows; n < 1 || n > MaxIdleWindows {
 		p.add("metrics.idle_windows", "must be between 1 and %d, got %d", MaxIdleWindows, n)
 	}
+	c.validateClassicBuckets(&p)
 	if len(c.Aggregations) == 0 {
 		p.add("aggregations", "at least one aggregation is needed")
 	}
@@ -380,4 +384,26 @@ func QuantileOf(m string) (float64, bool) {
 	}
 	q, err := strconv.ParseFloat("0."+digits, 64)
 	return q, err == nil
+}
+
+// validateClassicBuckets checks metrics.classic_buckets: Prometheus wants the
+// bounds of a classic histogram finite (it adds +Inf itself) and strictly
+// increasing, and the sketch has no bucket to split at 0 or below.
+func (c *Config) validateClassicBuckets(p *problems) {
+	bs := c.Metrics.ClassicBuckets
+	if len(bs) > MaxClassicBuckets {
+		p.add("metrics.classic_buckets", "at most %d bounds, got %d", MaxClassicBuckets, len(bs))
+		return
+	}
+	for i, b := range bs {
+		path := fmt.Sprintf("metrics.classic_buckets[%d]", i)
+		switch {
+		case math.IsNaN(b) || math.IsInf(b, 0):
+			p.add(path, "must be finite (the +Inf bucket is always exported), got %v", b)
+		case b <= 0:
+			p.add(path, "must be > 0, got %v", b)
+		case i > 0 && !math.IsInf(bs[i-1], 0) && b <= bs[i-1]:
+			p.add(path, "must be greater than the bound before it (%v), got %v", bs[i-1], b)
+		}
+	}
 }

@@ -2,12 +2,15 @@ package metrics
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/stream"
 )
 
@@ -26,17 +29,29 @@ type aggDescs struct {
 	classFirst bool
 	// measureOrder lists the anomaly measures by name.
 	measureOrder []int
+	quantiles    int // window quantiles per key
 }
 
 // NewCollector returns the collector of v; register it with the registry /metrics serves.
 func NewCollector(v *View) *Collector {
 	c := &Collector{v: v,
 		lastClose: prometheus.NewDesc(stream.Namespace+"_window_last_close_timestamp_seconds",
-			"Unix time at which a window of the aggregation last closed (committed) on this instance; the start time until one has.", []string{"aggregation"}, nil),
+			"Unix time at which a window of the aggregation last closed (committed) on this instance; absent until one has.", []string{"aggregation"}, nil),
 		forced: prometheus.NewDesc(stream.Namespace+"_window_forced_total",
 			fmt.Sprintf("Windows exported in the window gauges and anomaly scores before every partition of this instance had closed them, because a key had more than %d closed windows waiting for a partition that lags behind.", maxPending), []string{"aggregation"}, nil),
 		late: prometheus.NewDesc(stream.Namespace+"_window_late_partials_total",
 			"Partial window results left out of the window gauges because they arrived after their window had been exported here (from a partition that joined this instance behind the others, or for a key dropped as idle); the counters include their events.", []string{"aggregation"}, nil),
+	}
+	value := v.cfg.ValueFamily()
+	what := "values (unitless)"
+	if value == "latency_seconds" {
+		what = "latencies in seconds"
+	}
+	classic := ""
+	if len(v.classic) > 0 {
+		classic = fmt.Sprintf(" and classic buckets (le) filled from the sketch's: a sketch bucket that straddles a bound counts in the bucket above it,"+
+			" so the count at le=b is the exact count at a bound lowered by less than %.3g %% (between the exact counts at b/%.6g and at b)",
+			100*(sketchBase(v.cfg)-1), sketchBase(v.cfg))
 	}
 	for i := range v.cfg.Aggregations {
 		a := &v.cfg.Aggregations[i]
@@ -58,16 +73,19 @@ func NewCollector(v *View) *Collector {
 				"Share of server errors (5xx) in the last closed "+a.Name+" window.", with(), nil)
 		}
 		if len(a.Quantiles) > 0 {
-			d.latency = prometheus.NewDesc(name("latency_seconds"),
-				"Distribution of the values (latencies, seconds) counted by "+a.Name+", per input partition: a native histogram.", with("partition"), nil)
-			d.winLatency = prometheus.NewDesc(name("window_latency_seconds"),
-				"Quantiles of the values in the last closed "+a.Name+" window, within the sketch's relative error (a summary of that window: _count and _sum are its own).", with(), nil)
+			d.latency = prometheus.NewDesc(name(value),
+				fmt.Sprintf("Distribution of the %s counted by %s, per input partition: native buckets (schema %d)%s.", what, a.Name, v.schema, classic),
+				with("partition"), nil)
+			d.winLatency = prometheus.NewDesc(name("window_"+value),
+				fmt.Sprintf("Quantiles (label %s) of the %s in the last closed %s window, within the sketch's relative error of %.3g %%.",
+					config.QuantileLabel, what, a.Name, 100*sketch.RelativeError(*v.cfg.Sketch.Schema)), with(config.QuantileLabel), nil)
 		}
 		if a.Anomaly != nil {
 			d.anomaly = prometheus.NewDesc(name("anomaly_score"),
 				"z-score of the last closed "+a.Name+" window against the key's exponentially weighted history, by measure.", with("measure"), nil)
 		}
 		d.after = v.aggs[i].layout.after
+		d.quantiles = len(v.aggs[i].quantiles)
 		d.classFirst = len(dims) == 0 || className < slices.Min(dims)
 		for j := range v.aggs[i].measures {
 			d.measureOrder = append(d.measureOrder, j)
@@ -77,6 +95,12 @@ func NewCollector(v *View) *Collector {
 		c.aggs = append(c.aggs, d)
 	}
 	return c
+}
+
+// sketchBase is the ratio of consecutive bucket bounds of the configured
+// sketch, 2^(2^-schema).
+func sketchBase(cfg *config.Config) float64 {
+	return math.Exp2(math.Exp2(-float64(*cfg.Sketch.Schema)))
 }
 
 // Describe implements prometheus.Collector.
@@ -98,7 +122,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i, s := range c.v.snapshot() {
 		a := &c.v.cfg.Aggregations[i]
-		ch <- prometheus.MustNewConstMetric(c.lastClose, prometheus.GaugeValue, float64(s.lastClose.UnixNano())/1e9, a.Name)
+		if !s.lastClose.IsZero() {
+			// Absent until a window closes: a start time would read as a close.
+			ch <- prometheus.MustNewConstMetric(c.lastClose, prometheus.GaugeValue, float64(s.lastClose.UnixNano())/1e9, a.Name)
+		}
 		ch <- prometheus.MustNewConstMetric(c.forced, prometheus.CounterValue, float64(s.forced), a.Name)
 		ch <- prometheus.MustNewConstMetric(c.late, prometheus.CounterValue, float64(s.late), a.Name)
 		c.collectAgg(ch, &c.aggs[i], &s)
@@ -150,12 +177,18 @@ func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggS
 	}
 	if d.latency != nil {
 		latency := newFamily[histSeries](totals)
+		nc := len(c.v.classic)
+		buckets, ptrs := make([]dto.Bucket, nc*totals), make([]*dto.Bucket, nc*totals)
 		for _, k := range keys {
 			for _, t := range k.totals {
 				if t.hasHist {
 					h := latency.add()
 					h.desc, h.labels = d.latency, t.labels.plain
 					t.hist.fill(&h.h)
+					if len(t.hist.classic) == nc && nc > 0 {
+						t.hist.fillClassic(&h.h, c.v.classic, buckets[:nc], ptrs[:nc])
+						buckets, ptrs = buckets[nc:], ptrs[nc:]
+					}
 				}
 			}
 		}
@@ -165,7 +198,7 @@ func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggS
 	// The newest complete window of each key.
 	windows := newFamily[valueSeries](len(keys))
 	ratios := newFamily[valueSeries](len(keys))
-	summaries := newFamily[summarySeries](len(keys))
+	quantiles := newFamily[valueSeries](len(keys) * d.quantiles)
 	anomaly := newFamily[valueSeries](len(keys) * len(d.measureOrder))
 	for _, k := range keys {
 		w := k.latest
@@ -182,9 +215,10 @@ func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggS
 			// An active key with no errors exports 0, not nothing.
 			ratios.add().set(d.winErrorRatio, k.labels.pairs, w.ratio, true)
 		}
-		if d.winLatency != nil && w.summary != nil {
-			sm := summaries.add()
-			sm.desc, sm.labels, sm.s = d.winLatency, k.labels.pairs, w.summary
+		if d.winLatency != nil {
+			for j, q := range w.quantiles {
+				quantiles.add().set(d.winLatency, k.labels.quantiles[j], q, true)
+			}
 		}
 		for _, j := range d.measureOrder {
 			if w.hasScore[j] {
@@ -194,6 +228,6 @@ func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggS
 	}
 	windows.send(ch, true)
 	ratios.send(ch, true)
-	summaries.send(ch, true)
+	quantiles.send(ch, d.after[quantileName])
 	anomaly.send(ch, d.after[measureName])
 }

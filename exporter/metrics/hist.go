@@ -6,17 +6,19 @@ import (
 	"github.com/kwindow/kwindow/exporter/sketch"
 )
 
-// hist is a running total's distribution as its native histogram is exported:
-// downscaled to metrics.histogram_schema and in the spans-and-deltas form of
-// the exposition. It is built once when the total changes (not at every scrape,
-// and without cloning the sketch), holds only the exported buckets, and is never
-// modified afterwards, so scrapes share it.
+// hist is a running total's distribution as its histogram is exported: native
+// buckets downscaled to metrics.histogram_schema, in the spans-and-deltas form of
+// the exposition, and the cumulative counts of the classic buckets
+// (metrics.classic_buckets, from sketch.ClassicCounts). It is built once when the
+// total changes (not at every scrape, and without cloning the sketch), holds only
+// the exported buckets, and is never modified afterwards, so scrapes share it.
 type hist struct {
 	schema   int32
 	count    uint64
 	zero     uint64
 	sum      float64
 	pos, neg spans
+	classic  []uint64 // by View.classic bound, nil without classic buckets
 }
 
 type spans struct {
@@ -111,6 +113,16 @@ func (h *hist) fill(m *dto.Histogram) {
 	m.ZeroCount = &h.zero
 	m.PositiveSpan, m.PositiveDelta = h.pos.dto(), h.pos.deltas
 	m.NegativeSpan, m.NegativeDelta = h.neg.dto(), h.neg.deltas
+}
+
+// fillClassic sets the classic buckets of m from h, upper being their bounds;
+// bs holds len(upper) buckets and ptrs as many pointers, which m then shares.
+func (h *hist) fillClassic(m *dto.Histogram, upper []float64, bs []dto.Bucket, ptrs []*dto.Bucket) {
+	for i := range h.classic {
+		bs[i].CumulativeCount, bs[i].UpperBound = &h.classic[i], &upper[i]
+		ptrs[i] = &bs[i]
+	}
+	m.Bucket = ptrs[:len(h.classic)]
 }
 
 // dto returns the spans as the exposition's messages, pointing into s.

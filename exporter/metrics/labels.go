@@ -6,6 +6,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -18,6 +19,7 @@ var (
 	partitionName = "partition"
 	className     = "class"
 	measureName   = "measure"
+	quantileName  = config.QuantileLabel
 	clientValue   = "client"
 	serverValue   = "server"
 	clientPair    = &dto.LabelPair{Name: &className, Value: &clientValue}
@@ -31,6 +33,9 @@ type keyLabels struct {
 	// measures holds, per anomaly measure of the aggregation, pairs with the
 	// measure label added (nil without anomaly scores).
 	measures [][]*dto.LabelPair
+	// quantiles holds, per window quantile of the aggregation (in the order of
+	// aggView.qpairs), pairs with the quantile label added.
+	quantiles [][]*dto.LabelPair
 }
 
 // partLabels are the label pairs of a key's series of one partition.
@@ -57,7 +62,7 @@ func newDimLayout(groupBy []string) dimLayout {
 	for _, i := range l.order {
 		l.names = append(l.names, groupBy[i])
 	}
-	for _, extra := range []string{partitionName, className, measureName} {
+	for _, extra := range []string{partitionName, className, measureName, quantileName} {
 		l.after[extra] = len(l.names) == 0 || extra > l.names[len(l.names)-1]
 	}
 	return l
@@ -66,7 +71,7 @@ func newDimLayout(groupBy []string) dimLayout {
 // newKeyLabels decodes an encoded group key into its label pairs. A key that
 // does not decode to one value per dimension (never written by the engine) gets
 // empty values for the missing ones, so its series stay well-formed.
-func (l *dimLayout) newKeyLabels(group string, measures []*dto.LabelPair) *keyLabels {
+func (l *dimLayout) newKeyLabels(group string, measures, quantiles []*dto.LabelPair) *keyLabels {
 	raw, _ := store.SplitGroup([]byte(group))
 	k := &keyLabels{vals: make([]string, len(l.order))}
 	for i := range k.vals {
@@ -80,13 +85,21 @@ func (l *dimLayout) newKeyLabels(group string, measures []*dto.LabelPair) *keyLa
 		pairs[j].Name, pairs[j].Value = &l.names[j], &k.vals[i]
 		k.pairs[j] = &pairs[j]
 	}
-	if len(measures) > 0 {
-		k.measures = make([][]*dto.LabelPair, len(measures))
-		for i, m := range measures {
-			k.measures[i] = withPairs(k.pairs, m)
-		}
-	}
+	k.measures = withEach(k.pairs, measures)
+	k.quantiles = withEach(k.pairs, quantiles)
 	return k
+}
+
+// withEach returns pairs with each of extra added, nil if extra is empty.
+func withEach(pairs, extra []*dto.LabelPair) [][]*dto.LabelPair {
+	if len(extra) == 0 {
+		return nil
+	}
+	out := make([][]*dto.LabelPair, len(extra))
+	for i, e := range extra {
+		out[i] = withPairs(pairs, e)
+	}
+	return out
 }
 
 // withPairs returns pairs (sorted by name) with extra (sorted by name) merged in.

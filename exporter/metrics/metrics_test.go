@@ -306,3 +306,84 @@ func TestMissingKeyCountsZero(t *testing.T) {
 		t.Errorf("/b exports an error ratio for a window it had no event in")
 	}
 }
+
+// TestWindowQuantilesAreGauges: the window quantiles are a gauge family with the
+// q label, and no _count or _sum: a window's count and sum are no running
+// totals, so exporting them as a summary's would break rate().
+func TestWindowQuantilesAreGauges(t *testing.T) {
+	v := NewView(testConfig(t))
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: 2 * minute,
+		Closed: []engine.Change{withKey(window(0, 6, 1, 10), group("/a"))}}})
+	text := gatherText(t, NewCollector(v))
+	for _, want := range []string{
+		"# TYPE kwindow_endpoint_1m_window_latency_seconds gauge\n",
+		`kwindow_endpoint_1m_window_latency_seconds{endpoint="/a",q="0.5"} 0.01` + "\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("exposition lacks %q:\n%s", want, text)
+		}
+	}
+	for _, bad := range []string{"summary", "window_latency_seconds_count", "window_latency_seconds_sum", "quantile="} {
+		if strings.Contains(text, bad) {
+			t.Errorf("exposition has %q:\n%s", bad, text)
+		}
+	}
+}
+
+// TestLastCloseAbsentUntilAClose: kwindow_window_last_close_timestamp_seconds is
+// absent until a window closes, then the wall time of the commit that closed it.
+func TestLastCloseAbsentUntilAClose(t *testing.T) {
+	v := NewView(testConfig(t))
+	v.now = func() time.Time { return time.Unix(1795341700, 0) }
+	c := NewCollector(v)
+	const series = `kwindow_window_last_close_timestamp_seconds{aggregation="endpoint_1m"}`
+	v.Active(0, 0, nil)
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: 30000,
+		Totals: []engine.Change{withKey(total(3, 0, 0, 10), group("/a"))}}})
+	if got, ok := sample(t, gatherText(t, c), series); ok {
+		t.Fatalf("exported %v before any window closed", got)
+	}
+	v.now = func() time.Time { return time.Unix(1795341760, 0) }
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: minute + 10000,
+		Closed: []engine.Change{withKey(window(0, 3, 0, 10), group("/a"))}}})
+	if got, ok := sample(t, gatherText(t, c), series); !ok || got != 1795341760 {
+		t.Errorf("after a close: %v (present %v), want 1795341760", got, ok)
+	}
+}
+
+// TestUnitlessValues: with events.value.unit none the values are no durations:
+// their families are kwindow_A_value and kwindow_A_window_value, and nothing
+// of the aggregation ends in _seconds.
+func TestUnitlessValues(t *testing.T) {
+	v := NewView(parseConfig(t, `
+events:
+  value: {field: value, unit: none}
+  dimensions: [{name: host}]
+aggregations:
+  - name: cpu_1m
+    group_by: [host]
+    window: {type: tumbling, size: 1m}
+    quantiles: [0.9]
+metrics: {classic_buckets: [0.25, 0.5, 0.75, 1]}
+`))
+	v.Committed([]stream.Commit{{Partition: 0, StreamTime: 2 * minute,
+		Closed: []engine.Change{withKey(window(0, 4, 0, 700), group("a"))},
+		Totals: []engine.Change{withKey(totalOf([]float64{0.7, 0.7, 0.7, 0.2}), group("a"))}}})
+	text := gatherText(t, NewCollector(v))
+	for _, want := range []string{
+		"# TYPE kwindow_cpu_1m_value histogram\n",
+		`kwindow_cpu_1m_value_bucket{host="a",partition="0",le="0.25"} 1` + "\n",
+		`kwindow_cpu_1m_value_bucket{host="a",partition="0",le="0.75"} 4` + "\n",
+		"# TYPE kwindow_cpu_1m_window_value gauge\n",
+		`kwindow_cpu_1m_window_value{host="a",q="0.9"} `,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("exposition lacks %q:\n%s", want, text)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "kwindow_cpu_1m_") && strings.Contains(strings.Fields(line)[0], "_seconds") {
+			t.Errorf("a unitless value exported in seconds: %s", line)
+		}
+	}
+}

@@ -8,8 +8,8 @@ import (
 )
 
 // The series of a scrape. Each family's series are allocated in one slice and
-// point into the view's immutable snapshots (label pairs, histogram buckets,
-// summaries), so a scrape allocates a few slices per family rather than several
+// point into the view's immutable snapshots (label pairs, histogram buckets),
+// so a scrape allocates a few slices per family rather than several
 // objects per series. Write hands the registry pointers into the series, as
 // client_golang's own const metrics do: nothing here is modified once sent.
 
@@ -53,19 +53,6 @@ func (s *histSeries) Desc() *prometheus.Desc  { return s.desc }
 func (s *histSeries) pairs() []*dto.LabelPair { return s.labels }
 func (s *histSeries) Write(m *dto.Metric) error {
 	m.Label, m.Histogram = s.labels, &s.h
-	return nil
-}
-
-type summarySeries struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
-	s      *dto.Summary
-}
-
-func (s *summarySeries) Desc() *prometheus.Desc  { return s.desc }
-func (s *summarySeries) pairs() []*dto.LabelPair { return s.labels }
-func (s *summarySeries) Write(m *dto.Metric) error {
-	m.Label, m.Summary = s.labels, s.s
 	return nil
 }
 

@@ -28,6 +28,9 @@ type View struct {
 	cfg    *config.Config
 	now    func() time.Time
 	schema int32 // of the exported native histograms
+	// classic are the upper bounds of the classic buckets of the value
+	// histograms (metrics.classic_buckets); scrapes point into it.
+	classic []float64
 
 	mu   sync.Mutex
 	aggs []*aggView
@@ -46,9 +49,12 @@ type aggView struct {
 	layout      dimLayout
 	measures    []measure
 	mpairs      []*dto.LabelPair // the measure label of each measure
-	latency     bool             // the aggregation exports a latency histogram
-	quantiles   []float64        // of the window summary, sorted
+	latency     bool             // the aggregation exports a value histogram
 	errors      bool             // and error counters
+	// The window quantiles and their label pairs, in the order the registry
+	// sorts the gauges: by the label value, as a string.
+	quantiles []float64
+	qpairs    []*dto.LabelPair
 
 	keys  map[string]*keyView
 	list  []*keyView // the keys, in no order; keyView.pos indexes it
@@ -65,7 +71,7 @@ type aggView struct {
 	due         int64                 // no pending window completes before this stream time
 	overfull    []*keyView            // keys with more than maxPending pending windows
 
-	lastClose time.Time // wall time a window last closed here
+	lastClose time.Time // wall time a window last closed here, zero until one has
 	forced    uint64    // windows exported before every local partition had closed them
 	late      uint64    // partial results that arrived after their window was exported
 }
@@ -112,8 +118,8 @@ type partTotal struct {
 
 // NewView returns an empty view for cfg.
 func NewView(cfg *config.Config) *View {
-	v := &View{cfg: cfg, now: time.Now, schema: sketchSchema(cfg), streamTimes: map[int32]int64{}, partPairs: map[int32]*dto.LabelPair{}}
-	started := v.now()
+	v := &View{cfg: cfg, now: time.Now, schema: sketchSchema(cfg), classic: slices.Clone(cfg.Metrics.ClassicBuckets),
+		streamTimes: map[int32]int64{}, partPairs: map[int32]*dto.LabelPair{}}
 	for i := range cfg.Aggregations {
 		a := &cfg.Aggregations[i]
 		s := a.WindowSpec()
@@ -121,11 +127,9 @@ func NewView(cfg *config.Config) *View {
 		if s.Kind == win.Session {
 			span = s.Gap
 		}
-		// lastClose starts at the start, so "nothing closed for a while" also covers
-		// "nothing closed since the start".
 		av := &aggView{cfg: a, spec: s, span: span, idleWindows: cfg.Metrics.IdleWindows, aligned: s.Kind == win.Tumbling || s.Kind == win.Hopping,
 			layout: newDimLayout(a.GroupBy), latency: len(a.Quantiles) > 0, errors: a.Has(config.Errors),
-			keys: map[string]*keyView{}, waiting: map[*keyView]struct{}{}, due: math.MaxInt64, lastClose: started}
+			keys: map[string]*keyView{}, waiting: map[*keyView]struct{}{}, due: math.MaxInt64}
 		if a.Anomaly != nil {
 			for _, m := range a.Anomaly.Measures {
 				switch m {
@@ -142,7 +146,19 @@ func NewView(cfg *config.Config) *View {
 				av.mpairs = append(av.mpairs, &dto.LabelPair{Name: &measureName, Value: &av.measures[i].name})
 			}
 		}
-		av.quantiles = slices.Sorted(slices.Values(a.Quantiles))
+		names := make([]string, len(a.Quantiles))
+		for i, q := range a.Quantiles {
+			names[i] = strconv.FormatFloat(q, 'g', -1, 64)
+		}
+		order := make([]int, len(a.Quantiles))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(x, y int) int { return cmp.Compare(names[x], names[y]) })
+		for _, i := range order {
+			av.quantiles = append(av.quantiles, a.Quantiles[i])
+			av.qpairs = append(av.qpairs, &dto.LabelPair{Name: &quantileName, Value: &names[i]})
+		}
 		v.aggs = append(v.aggs, av)
 	}
 	return v
@@ -162,7 +178,7 @@ func (av *aggView) key(group string) *keyView {
 	if k := av.keys[group]; k != nil {
 		return k
 	}
-	k := &keyView{pos: len(av.list), group: group, labels: av.layout.newKeyLabels(group, av.mpairs),
+	k := &keyView{pos: len(av.list), group: group, labels: av.layout.newKeyLabels(group, av.mpairs, av.qpairs),
 		doneClose: math.MinInt64, last: math.MinInt64, anomaly: make([]ewma, len(av.measures))}
 	av.keys[group] = k
 	av.list = append(av.list, k)
@@ -310,6 +326,12 @@ func (v *View) setTotal(partition int32, c *engine.Change) {
 	t := &partTotal{partition: partition, count: float64(a.Count), client: float64(a.ClientErrors), server: float64(a.ServerErrors)}
 	if av.latency && a.Sketch != nil {
 		v.hists.build(&t.hist, a.Sketch, v.schema)
+		if len(v.classic) > 0 {
+			// From the sketch at its own schema, not the exported one: the finer
+			// its buckets, the smaller the error at a classic bound.
+			t.hist.classic = make([]uint64, len(v.classic))
+			a.Sketch.ClassicCounts(v.classic, t.hist.classic)
+		}
 		t.hasHist = true
 	}
 	pair := v.partPair(partition)
@@ -341,7 +363,8 @@ func (v *View) partPair(p int32) *dto.LabelPair {
 	return pair
 }
 
-// LastClose is the wall time a window of aggregation i last closed here.
+// LastClose is the wall time a window of aggregation i last closed here, the
+// zero time until one has.
 func (v *View) LastClose(i int) time.Time {
 	v.mu.Lock()
 	defer v.mu.Unlock()

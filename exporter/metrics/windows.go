@@ -6,8 +6,6 @@ import (
 	"slices"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/internal/satint"
@@ -37,12 +35,12 @@ type pendingWindow struct {
 
 // winSnap is the newest complete window of a key as exported: immutable.
 type winSnap struct {
-	start   int64
-	count   float64
-	ratio   float64 // 5xx share, 0 for a window without events
-	values  uint64  // events with a value, and their sum
-	sum     float64
-	summary *dto.Summary // nil when no event carried a value; points into the winSnap
+	start int64
+	count float64
+	ratio float64 // 5xx share, 0 for a window without events
+	// quantiles of the values, in the order of aggView.quantiles; nil when no
+	// event carried a value.
+	quantiles []float64
 	// Anomaly scores per measure, as of this window.
 	scores   []float64
 	hasScore []bool
@@ -151,16 +149,12 @@ func (v *View) finish(av *aggView, k *keyView, forced bool) {
 // windowSnap computes what a complete window exports and scores it.
 func (av *aggView) windowSnap(k *keyView, p pendingWindow) *winSnap {
 	a := p.agg
-	w := &winSnap{start: p.w.Start, count: float64(a.Count), ratio: zeroIfNaN(a.ErrorRatio()), values: a.Values, sum: a.Sum}
+	w := &winSnap{start: p.w.Start, count: float64(a.Count), ratio: zeroIfNaN(a.ErrorRatio())}
 	if av.latency && a.Values > 0 {
-		s := &dto.Summary{SampleCount: &w.values, SampleSum: &w.sum, Quantile: make([]*dto.Quantile, len(av.quantiles))}
-		qs := make([]dto.Quantile, len(av.quantiles))
-		for i := range av.quantiles {
-			q := &av.quantiles[i]
-			qs[i].Quantile, qs[i].Value = q, new(a.Quantile(*q))
-			s.Quantile[i] = &qs[i]
+		w.quantiles = make([]float64, len(av.quantiles))
+		for i, q := range av.quantiles {
+			w.quantiles[i] = a.Quantile(q)
 		}
-		w.summary = s
 	}
 	if an := av.cfg.Anomaly; an != nil {
 		w.scores, w.hasScore = make([]float64, len(av.measures)), make([]bool, len(av.measures))
