@@ -103,7 +103,7 @@ var selfFamilies = []string{
 	"last_commit_timestamp_seconds",
 	"restore_records_total",
 	"restore_remaining_records",
-	"stream_time_seconds",
+	"stream_time_timestamp_seconds",
 	"tasks",
 	"consumer_lag",
 	"store_keys",

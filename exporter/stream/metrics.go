@@ -78,7 +78,7 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 			Help: "Changelog records replayed into state stores."}),
 		restoreLeftG: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "restore_remaining_records",
 			Help: "Changelog records left to replay before the partition is ready."}, []string{"partition"}),
-		streamTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "stream_time_seconds",
+		streamTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "stream_time_timestamp_seconds",
 			Help: "Committed stream time (largest event time seen) per input partition, unix seconds."}, []string{"partition"}),
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "tasks",
 			Help: "Input partitions assigned to this instance, by state."}, []string{"state"}),
