@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/engine"
@@ -83,27 +84,13 @@ func appendPart(dst []byte, p *engine.Part) ([]byte, error) {
 	dst = append(dst, flags)
 	dst = binary.AppendVarint(dst, p.Start)
 	dst = binary.AppendVarint(dst, p.From)
-	// The length goes before the value: reserve the most a length of a part under
-	// MaxRecordBytes takes (3 bytes), and move the value if it is longer.
 	at := len(dst)
-	dst = append(dst, 0, 0, 0)
 	dst, err := aggregate.Value{End: p.End, Last: p.Last, Agg: p.Agg}.AppendBinary(dst)
 	if err != nil {
 		return dst, err
 	}
-	n := len(dst) - at - 3
-	var lenBuf [binary.MaxVarintLen64]byte
-	l := binary.PutUvarint(lenBuf[:], uint64(n))
-	switch {
-	case l < 3:
-		copy(dst[at+l:], dst[at+3:])
-		dst = dst[:len(dst)-(3-l)]
-	case l > 3:
-		dst = append(dst, make([]byte, l-3)...)
-		copy(dst[at+l:], dst[at+3:at+3+n])
-	}
-	copy(dst[at:], lenBuf[:l])
-	return dst, nil
+	var n [binary.MaxVarintLen64]byte
+	return slices.Insert(dst, at, n[:binary.PutUvarint(n[:], uint64(len(dst)-at))]...), nil
 }
 
 // AppendWatermark appends the key and the value of the watermark record of stage-1
