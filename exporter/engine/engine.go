@@ -115,11 +115,11 @@ type key struct {
 type Stats struct {
 	Late       uint64 // events dropped from at least one closed window
 	Overflowed uint64 // events counted under the overflow key
+	Keys       int    // group keys in memory, the overflow key among them
+	Windows    int    // windows in memory
 	// LateMerges counts the parts Merge dropped from a window that had already
 	// closed (see Merge): 0 unless a stage-1 watermark went backwards.
 	LateMerges uint64
-	Keys       int    // group keys in memory, the overflow key among them
-	Windows    int    // windows in memory
 }
 
 // New builds an engine for a validated configuration, without Options.
