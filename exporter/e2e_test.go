@@ -104,9 +104,9 @@ metrics:
 	// Every partition's part of the window has closed and been scraped.
 	var ex, hq float64
 	waitFor(t, 30*time.Second, func() (bool, string) {
-		n := prom.value(t, `sum(kwindow_all_10m_window_latency_seconds_count)`)
+		n := prom.value(t, `sum(kwindow_all_10m_window_requests)`)
 		c := prom.value(t, `histogram_count(sum(kwindow_all_10m_latency_seconds))`)
-		ex = prom.value(t, `kwindow_all_10m_window_latency_seconds{quantile="0.99"}`)
+		ex = prom.value(t, `kwindow_all_10m_window_latency_seconds{q="0.99"}`)
 		hq = prom.value(t, `histogram_quantile(0.99, sum(kwindow_all_10m_latency_seconds))`)
 		return n == histEvents && c == histEvents,
 			fmt.Sprintf("window count %v and histogram count %v, want %d", n, c, histEvents)
