@@ -26,7 +26,7 @@ type agg struct {
 	groups  *engine.GroupKey
 	empty   func() *aggregate.Aggregate
 	keys    map[string]*key
-	order   []*key // keys in the order they came: Flush hands them out so
+	order   []*key // keys in the order they came, as Flush hands them out
 	stats   Stats
 	flushed uint64 // stats.Late at the last Flush: what Reset goes back to
 	scratch []byte
