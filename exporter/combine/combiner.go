@@ -137,8 +137,10 @@ func (a *agg) place(k *key, t, st int64) (*engine.Part, bool) {
 		}
 		return a.session(k, t), false
 	case window.Sliding:
+		// Late once the left window [t-size, t] is closed (t+grace <= st), not only
+		// the right one as in Windows.Add: see the package comment.
 		d := s.Size
-		if t < math.MinInt64+d || t > math.MaxInt64-2-d || s.Closed(window.Window{Start: t + 1, End: t + d + 2}, st) {
+		if t < math.MinInt64+d || t > math.MaxInt64-2-d || s.Closed(window.Window{Start: t - d, End: t + 1}, st) {
 			return a.latePart(k), true
 		}
 		for i := len(k.parts) - 1; i >= 0; i-- {

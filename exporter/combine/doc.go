@@ -42,8 +42,22 @@
 //     the int64 range (as Windows.Add decides). The event still goes to its open
 //     windows (From); with none open, only to the late part.
 //   - session: late if t + grace <= s (saturating; t = math.MaxInt64 is late).
-//   - sliding: late if the event's right window [t+1, t+size+1] is closed at s, or t
-//     is outside the range Windows.Add accepts for sliding windows.
+//   - sliding: late if t + grace <= s (saturating), that is once the event's left
+//     window [t-size, t] is closed, or if t is outside the range Windows.Add accepts
+//     for sliding windows. A late sliding event reaches no window.
+//
+// The sliding rule is stricter than Kafka Streams', which window.Windows.Add (the
+// single engine) keeps: late only once the right window [t+1, t+size+1] is closed.
+// Under that rule an event between grace and size+grace behind stream time goes to
+// its windows still open, and which those are depends on arrival order even in one
+// engine, because a new sliding window is copied from its neighbours: with size 10,
+// grace 5 and stream time 15, events at 10, 15, 8, 14 give [4,14] = {10, 14}, at
+// 10, 15, 14, 8 give {8, 10, 14}. Stage 2 merges the parts of different sources in
+// any order, so for such events no result independent of the partitioning exists.
+// Under the stricter rule, as under the session rule, a window holds exactly the
+// events of its key and range not late at their own input partition, whatever the
+// order. A single engine (engine.Engine.Process) and the two stages can therefore
+// disagree on such events.
 //
 // Stage 2 never receives a part for a window it has already closed. Let m be stage
 // 2's stream time when it merges a part of source P, and s the stream time P had
@@ -53,16 +67,17 @@
 // earlier interval, so m <= s (stream time never goes back). Then:
 //   - tumbling and hopping: the windows the part goes to (start >= From) were open
 //     at s, so at m <= s too.
-//   - sliding: Windows.Add decides lateness by the right window [t+1, t+size+1]
-//     alone, which closes at t+size+1+grace > s >= m: the part is not late at stage
-//     2. (Windows of t already closed at m are skipped silently, as Process skips
-//     them; for an event within grace of s there are none.)
+//   - sliding: every event of the part has t + grace > s >= m, and every window
+//     holding t ends at t or later, so it closes after m: Windows.Add adds the part
+//     to all of them. Likewise a window new ones are copied from was open when each
+//     of its events was merged, so it holds them all.
 //   - session: every event of the part has t + grace > s >= m. A stored session S
 //     closed at m has m >= S.last + gap + grace, so every event of the part is
 //     after S.last + gap: the part is not within the gap of S, and does not join it.
 //
 // So a window's result is final when stage 2 closes it, engine.Stats.LateMerges
-// stays 0 (unless a source's watermark goes backwards), and a result does not
-// depend on how the events were partitioned: tests check this against a
+// stays 0 (unless a source's watermark goes backwards), and a window holds exactly
+// the events of its key and range that were not late for it at their input
+// partition, whatever the order stage 2 merges parts in: tests check this against a
 // brute-force model, over several partitionings.
 package combine

@@ -39,6 +39,13 @@ type Windows[A Aggregate[A]] struct {
 // whether the record was late, that is, dropped from at least one window because
 // that window had closed, or because it would not fit in the int64 range (a time
 // within a window size, or gap, of math.MinInt64 or math.MaxInt64).
+//
+// A sliding record is late, as in Kafka Streams, only once its right window
+// [t+1, t+Size+1] is closed; one between Grace and Size+Grace behind stream time
+// goes to the windows of it still open, and which those are depends on the order
+// records arrive in (a new window copies a neighbour that may have closed without
+// it). Stage 1 of the two-stage topology (package combine) counts such a record
+// late instead.
 func (ws *Windows[A]) Add(s *Spec, t, streamTime int64, add func(A), empty func() A) (late bool) {
 	switch s.Kind {
 	case Session:
