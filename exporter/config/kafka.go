@@ -100,6 +100,12 @@ type Stream struct {
 	SessionTimeout Duration `yaml:"session_timeout"`
 	// ReplicationFactor of the topics kwindow creates; -1 uses the broker default.
 	ReplicationFactor int16 `yaml:"replication_factor"`
+	// RepartitionPartitions is the number of partitions of the repartition topic,
+	// through which stage 1 (one task per input partition) ships partial
+	// aggregates to stage 2 (one task per repartition partition, owning its keys),
+	// and so of the changelogs: the parallelism of stage 2. 0 (default): as many as
+	// the input topic. It cannot change once the topic exists.
+	RepartitionPartitions int32 `yaml:"repartition_partitions"`
 }
 
 // Guarantees.

@@ -124,6 +124,9 @@ func (c *Config) validateStream(p *problems) {
 	if *s.IdleTimeout < 0 {
 		p.add("stream.idle_timeout", "must be >= 0 (0 disables), got %v", *s.IdleTimeout)
 	}
+	if s.RepartitionPartitions < 0 {
+		p.add("stream.repartition_partitions", "must be >= 0 (0: as many as the input topic), got %d", s.RepartitionPartitions)
+	}
 	if s.ReplicationFactor < -1 || s.ReplicationFactor == 0 {
 		p.add("stream.replication_factor", "must be -1 (broker default) or >= 1, got %d", s.ReplicationFactor)
 	}
@@ -160,6 +163,7 @@ func (c *Config) validateTopicClashes(p *problems) {
 	if s.LateTopic != "" {
 		written = append(written, topic{"stream.late_topic", s.LateTopic})
 	}
+	written = append(written, topic{"stream.application_id", c.RepartitionTopic()}, topic{"stream.application_id", c.StreamTimeTopic()})
 	seen := map[string]bool{}
 	for i, a := range c.Aggregations {
 		if nameRE.MatchString(a.Name) && !seen[a.Name] { // a name twice is reported already
@@ -193,6 +197,17 @@ func (c *Config) validateTopicClashes(p *problems) {
 		}
 	}
 }
+
+// RepartitionTopic is the internal topic from stage 1 to stage 2: partial
+// aggregates keyed by (aggregation, group key), and every stage-1 task's
+// watermark.
+func (c *Config) RepartitionTopic() string { return c.Stream.ApplicationID + "-repartition" }
+
+// StreamTimeTopic is the compacted topic that keeps each stage-1 task's stream
+// time (one record per input partition), so that lateness is decided the same way
+// after a restart. No aggregation's changelog can have its name: aggregation names
+// have no hyphen.
+func (c *Config) StreamTimeTopic() string { return c.Stream.ApplicationID + "-stream-time-changelog" }
 
 // ChangelogTopic is the changelog topic of aggregation name.
 func (c *Config) ChangelogTopic(name string) string {

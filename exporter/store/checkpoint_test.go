@@ -3,6 +3,7 @@ package store
 import (
 	"maps"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -13,12 +14,23 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("decode(encode(%+v)): %v", cp, err)
 		}
-		if got.InputOffset != cp.InputOffset || got.StreamTime != cp.StreamTime || !maps.Equal(got.ChangelogOffsets, cp.ChangelogOffsets) || got.ChangelogOffsets == nil {
+		if got.InputOffset != cp.InputOffset || got.StreamTime != cp.StreamTime || !maps.Equal(got.ChangelogOffsets, cp.ChangelogOffsets) || got.ChangelogOffsets == nil ||
+			!slices.Equal(got.Watermarks, cp.Watermarks) {
 			t.Errorf("decode(encode(%+v)) = %+v", cp, got)
 		}
 	}
 	f(Checkpoint{InputOffset: -1, StreamTime: math.MinInt64})
 	f(Checkpoint{InputOffset: math.MaxInt64, StreamTime: math.MaxInt64, ChangelogOffsets: map[string]int64{"": 0, "a": -1, "b\x00": math.MaxInt64}})
+	f(Checkpoint{InputOffset: 5, StreamTime: 7, Watermarks: []int64{math.MinInt64, 0, 7, math.MaxInt64}})
+}
+
+// A store written before watermarks existed (version 1) still opens.
+func TestCheckpointVersion1(t *testing.T) {
+	v1 := []byte{1, 10, 14, 1, 1, 'a', 6} // input 5, stream time 7, {a: 3}
+	cp, err := decodeCheckpoint(v1)
+	if err != nil || cp.InputOffset != 5 || cp.StreamTime != 7 || cp.ChangelogOffsets["a"] != 3 || cp.Watermarks != nil {
+		t.Fatalf("decode(v1) = %+v, %v", cp, err)
+	}
 }
 
 func TestCheckpointMalformed(t *testing.T) {
@@ -30,7 +42,7 @@ func TestCheckpointMalformed(t *testing.T) {
 		}
 	}
 	f(nil)
-	f([]byte{2})                                     // unknown version
+	f([]byte{3})                                     // unknown version
 	f(good[:len(good)-1])                            // truncated
 	f(append(good[:len(good):len(good)], 0))         // trailing byte
 	f([]byte{1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}) // count larger than the input
@@ -43,7 +55,8 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			return
 		}
 		again, err := decodeCheckpoint(appendCheckpoint(nil, cp))
-		if err != nil || again.InputOffset != cp.InputOffset || again.StreamTime != cp.StreamTime || !maps.Equal(again.ChangelogOffsets, cp.ChangelogOffsets) {
+		if err != nil || again.InputOffset != cp.InputOffset || again.StreamTime != cp.StreamTime || !maps.Equal(again.ChangelogOffsets, cp.ChangelogOffsets) ||
+			!slices.Equal(again.Watermarks, cp.Watermarks) {
 			t.Fatalf("re-encoding %+v gave %+v, %v", cp, again, err)
 		}
 	})
