@@ -19,8 +19,13 @@ import (
 func (s *session) commit(ctx context.Context, polled int) error {
 	rt := s.rt
 	start := rt.now()
+	// Stage 1 first: its deltas and watermarks go out in this transaction and
+	// reach stage 2 once it commits, in the next interval or a later one.
+	for _, c := range s.sources {
+		c.prepare(start)
+	}
 	for _, t := range s.tasks {
-		if err := t.prepare(start); err != nil {
+		if err := t.prepare(); err != nil {
 			// A local store that cannot give back a running total will not get
 			// better on retry; nothing of this interval is committed.
 			if rt.eos {
@@ -83,6 +88,9 @@ func (s *session) commit(ctx context.Context, polled int) error {
 		rt.metrics.aborted.Inc()
 		n := rt.health.aborted(cause)
 		rt.log.Warn("transaction aborted; its records will be processed again", "cause", cause, "aborted_in_a_row", n)
+		for _, c := range s.sources {
+			c.rollback()
+		}
 		for _, t := range s.tasks {
 			if err := t.rollback(); err != nil {
 				return fatalf(err, "the local state store failed")
@@ -100,15 +108,27 @@ func (s *session) applyCommit(ctx context.Context, start time.Time) error {
 	var (
 		results []Result
 		commits []Commit
-		offsets = map[int32]kgo.EpochOffset{}
+		offsets = map[string]map[int32]kgo.EpochOffset{}
 	)
+	for p, c := range s.sources {
+		if c.nextInput >= 0 {
+			if offsets[rt.cfg.Stream.InputTopic] == nil {
+				offsets[rt.cfg.Stream.InputTopic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[rt.cfg.Stream.InputTopic][p] = kgo.EpochOffset{Epoch: c.inputEpoch, Offset: c.nextInput}
+		}
+		c.commit(start)
+	}
 	stats := start.Sub(s.statsAt) >= 10*time.Second
 	if stats {
 		s.statsAt = start
 	}
 	for p, t := range s.tasks {
 		if t.nextInput >= 0 {
-			offsets[p] = kgo.EpochOffset{Epoch: t.inputEpoch, Offset: t.nextInput}
+			if offsets[rt.repartition] == nil {
+				offsets[rt.repartition] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[rt.repartition][p] = kgo.EpochOffset{Epoch: t.inputEpoch, Offset: t.nextInput}
 		}
 		r, c, err := t.committed()
 		if err != nil {
@@ -131,9 +151,8 @@ func (s *session) applyCommit(ctx context.Context, start time.Time) error {
 	if !rt.eos && len(offsets) > 0 {
 		// The stores hold the changes: now the input offsets of the partitions with
 		// a running task may move on (never those of records no task counted).
-		commit := map[string]map[int32]kgo.EpochOffset{rt.cfg.Stream.InputTopic: offsets}
 		var cerr error
-		s.cl.CommitOffsetsSync(ctx, commit, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		s.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 			if err == nil {
 				for _, t := range resp.Topics {
 					for _, p := range t.Partitions {

@@ -48,6 +48,8 @@ type metrics struct {
 	lastCommit    prometheus.Gauge
 	skipped       *prometheus.CounterVec
 	truncated     *prometheus.CounterVec
+	repartitioned prometheus.Counter
+	lateMerges    *prometheus.CounterVec
 	lagSum        atomicFloat // sum of the lag gauges, for the summary line
 
 	mu   sync.Mutex
@@ -99,12 +101,17 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 			Help: "Input records that carry no event and are skipped, not dead-lettered: tombstone (null value, as a compacted topic has) or empty (zero-length value)."}, []string{"reason"}),
 		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "truncated_copies_total",
 			Help: "Dead-letter or late copies whose key or value was cut to fit the broker's record size limit (headers keep the original size and SHA-256)."}, []string{"topic"}),
+		repartitioned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "repartition_records_total",
+			Help: "Partial aggregates (one per changed key and commit interval) stage 1 shipped to stage 2 in committed transactions."}),
+		lateMerges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "late_merges_total",
+			Help: "Partial aggregates stage 2 dropped from a window it had already closed, by aggregation: 0 unless a source's watermark went backwards (see the README)."}, []string{"aggregation"}),
 		left: map[int32]int64{},
 	}
 	for _, a := range cfg.Aggregations {
 		m.names = append(m.names, a.Name)
 		m.late.WithLabelValues(a.Name)
 		m.overflow.WithLabelValues(a.Name)
+		m.lateMerges.WithLabelValues(a.Name)
 	}
 	for _, r := range event.Reasons() {
 		m.invalid.WithLabelValues(r.String())
@@ -118,7 +125,7 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.processed, m.invalid, m.late, m.overflow, m.commits, m.aborted,
 			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks, m.lag, m.storeKeys, m.storeBytes, m.storeMemory, m.freshness,
-			m.lastCommit, m.skipped, m.truncated)
+			m.lastCommit, m.skipped, m.truncated, m.repartitioned, m.lateMerges)
 		// franz-go's own client metrics (kprom), under the same prefix, in a registry
 		// of their own (see KafkaGatherer); each session's client registers there.
 		m.kafka = prometheus.NewRegistry()
@@ -174,31 +181,51 @@ func (rt *Runtime) KafkaGatherer() prometheus.Gatherer {
 	})
 }
 
-// committed adds what a task's committed transaction processed.
-func (m *metrics) committed(t *task) {
-	m.processed.Add(float64(t.processed))
-	for i, n := range t.late {
+// committedSource adds what a stage-1 task's committed transaction processed.
+func (m *metrics) committedSource(c *source) {
+	m.processed.Add(float64(c.processed))
+	for i, n := range c.late {
 		if n > 0 {
 			m.late.WithLabelValues(m.names[i]).Add(float64(n))
 		}
 	}
-	for r, n := range t.invalid {
+	for r, n := range c.invalid {
 		m.invalid.WithLabelValues(r.String()).Add(float64(n))
 	}
-	for r, n := range t.skipped {
+	for r, n := range c.skipped {
 		if n > 0 {
 			m.skipped.WithLabelValues(skipNames[r]).Add(float64(n))
 		}
 	}
+	m.repartitioned.Add(float64(c.deltas))
+	if c.shippedNow {
+		m.setSourceStreamTime(c.partition, c.streamTime)
+	}
+}
+
+func (m *metrics) setSourceStreamTime(p int32, t int64) {
+	if t != engine.NoTime {
+		m.streamTime.WithLabelValues(strconv.Itoa(int(p))).Set(float64(t) / 1000)
+	}
+}
+
+// forgetSource drops the series of an input partition that left this instance.
+func (m *metrics) forgetSource(p int32) {
+	m.streamTime.DeleteLabelValues(strconv.Itoa(int(p)))
+	m.lag.DeleteLabelValues(strconv.Itoa(int(p)))
+}
+
+// committed adds what a stage-2 task's committed transaction merged.
+func (m *metrics) committed(t *task) {
 	for i := range m.names {
 		s := t.eng.Stats(i)
 		if d := s.Overflowed - t.overflowSeen[i]; d > 0 {
 			m.overflow.WithLabelValues(m.names[i]).Add(float64(d))
 		}
 		t.overflowSeen[i] = s.Overflowed
-	}
-	if t.streamTime != engine.NoTime {
-		m.streamTime.WithLabelValues(strconv.Itoa(int(t.partition))).Set(float64(t.streamTime) / 1000)
+		if n := t.lateMerges[i]; n > 0 {
+			m.lateMerges.WithLabelValues(m.names[i]).Add(float64(n))
+		}
 	}
 }
 
@@ -224,7 +251,7 @@ func (m *metrics) forget(p int32) {
 	m.mu.Lock()
 	delete(m.left, p)
 	m.mu.Unlock()
-	for _, v := range []*prometheus.GaugeVec{m.restoreLeftG, m.streamTime, m.lag, m.storeKeys, m.storeBytes} {
+	for _, v := range []*prometheus.GaugeVec{m.restoreLeftG, m.storeKeys, m.storeBytes} {
 		v.DeleteLabelValues(strconv.Itoa(int(p)))
 	}
 	m.storeMemory.DeletePartialMatch(prometheus.Labels{"partition": strconv.Itoa(int(p))})

@@ -70,7 +70,7 @@ func (s *session) publishResult(partition int32, c *engine.Change) {
 	vals, _ := store.SplitGroup([]byte(c.Group))
 	s.produce(&kgo.Record{
 		Topic: rt.cfg.Stream.OutputTopic, Partition: partition % rt.outParts,
-		Key: resultKey(nil, agg, vals, c.Start), Value: appendResult(nil, agg, vals, partition, c),
+		Key: resultKey(nil, agg, vals, c.Start), Value: appendResult(nil, agg, vals, c),
 	}, nil)
 }
 

@@ -14,15 +14,47 @@ import (
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
-// metaKey is the changelog key of a task's stream time. Data keys start with a
-// non-empty aggregation name, so a key starting with 0x00 is never one of them.
-var metaKey = []byte("\x00streamtime")
+// metaKey is the changelog key of a stage-2 task's watermarks (the latest of
+// each stage-1 source). Data keys start with a non-empty aggregation name, so a
+// key starting with 0x00 is never one of them.
+var metaKey = []byte("\x00watermarks")
 
-func metaValue(streamTime int64) []byte { return binary.AppendVarint(nil, streamTime) }
+// metaValue encodes watermarks: a uvarint count, then varints.
+func metaValue(watermarks []int64) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(watermarks)))
+	for _, w := range watermarks {
+		b = binary.AppendVarint(b, w)
+	}
+	return b
+}
 
-func parseMeta(v []byte) (int64, bool) {
-	t, n := binary.Varint(v)
-	return t, n > 0
+func parseMeta(v []byte) ([]int64, bool) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n > uint64(len(v)) {
+		return nil, false
+	}
+	v = v[k:]
+	w := make([]int64, 0, n)
+	for range n {
+		t, k := binary.Varint(v)
+		if k <= 0 {
+			return nil, false
+		}
+		w, v = append(w, t), v[k:]
+	}
+	return w, len(v) == 0
+}
+
+// mergeWatermarks raises each of dst's watermarks to src's, growing dst to src's
+// length (a source dst has not heard from is at NoTime).
+func mergeWatermarks(dst, src []int64) []int64 {
+	for len(dst) < len(src) {
+		dst = append(dst, engine.NoTime)
+	}
+	for i, w := range src {
+		dst[i] = max(dst[i], w)
+	}
+	return dst
 }
 
 // Headers of dead-letter and late records.
@@ -64,21 +96,19 @@ func resultKey(dst []byte, agg *config.Aggregation, vals [][]byte, start int64) 
 
 // appendResult writes a closed window as the JSON object of the output topic:
 //
-//	{"aggregation":"endpoint_1m","partition":3,"start":"2026-11-22T10:00:00Z","end":"2026-11-22T10:01:00Z",
+//	{"aggregation":"endpoint_1m","start":"2026-11-22T10:00:00Z","end":"2026-11-22T10:01:00Z",
 //	 "start_ms":1795341600000,"end_ms":1795341660000,"key":{"endpoint":"/api/users"},
 //	 "count":1200,"client_errors":12,"server_errors":3,"error_ratio":0.0025,
 //	 "sum":14.2,"min":0.001,"max":0.3,"quantiles":{"0.5":0.011,"0.95":0.02,"0.99":0.027}}
 //
 // Measures the aggregation does not compute are left out; NaN becomes null.
-// "partition" is the input partition whose events the result counts: a group key
-// whose events are spread over several partitions has one result per partition,
-// and those partial results merge exactly (add counts, merge sketches).
-func appendResult(dst []byte, agg *config.Aggregation, vals [][]byte, partition int32, c *engine.Change) []byte {
+// Each (aggregation, key, window) has exactly one result: the stage-2 task that
+// owns the key publishes it once every input partition has passed the window's
+// end + grace.
+func appendResult(dst []byte, agg *config.Aggregation, vals [][]byte, c *engine.Change) []byte {
 	a := c.Value.Agg
 	dst = append(dst, `{"aggregation":`...)
 	dst = jsonstr.Append(dst, []byte(agg.Name))
-	dst = append(dst, `,"partition":`...)
-	dst = strconv.AppendInt(dst, int64(partition), 10)
 	dst = append(dst, `,"start":"`...)
 	dst = time.UnixMilli(c.Start).UTC().AppendFormat(dst, time.RFC3339Nano)
 	dst = append(dst, `","end":"`...)

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -22,8 +23,11 @@ const restoreBatch = 20000
 
 // startRestore restores partition p in the background; the loop picks the task up
 // from s.restored.
-func (s *session) startRestore(ctx context.Context, p int32) {
-	if _, ok := s.tasks[p]; ok {
+func (s *session) startRestore(ctx context.Context, p part) {
+	if _, ok := s.tasks[p.p]; ok && p.stage2 {
+		return
+	}
+	if _, ok := s.sources[p.p]; ok && !p.stage2 {
 		return
 	}
 	if r, ok := s.restoring[p]; ok {
@@ -34,16 +38,75 @@ func (s *session) startRestore(ctx context.Context, p int32) {
 	id := s.restores
 	s.restoring[p] = restoration{id: id, cancel: cancel}
 	s.wg.Go(func() {
-		t, err := s.restore(ctx, p)
+		res := restoreResult{part: p, id: id}
+		if p.stage2 {
+			res.task, res.err = s.restore(ctx, p.p)
+		} else {
+			res.source, res.err = s.restoreSource(ctx, p.p)
+		}
 		if ctx.Err() != nil {
 			// Revoked or shutting down: not a failure, and not a task.
-			if t != nil {
-				t.store.Close()
+			if res.task != nil {
+				res.task.store.Close()
 			}
-			t, err = nil, nil
+			res.task, res.source, res.err = nil, nil, nil
 		}
-		s.restored <- restoreResult{partition: p, id: id, task: t, err: err}
+		s.restored <- res
 	})
+}
+
+// restoreSource starts the stage-1 task of input partition p at the stream time
+// its last committed transaction wrote to the stream-time topic.
+func (s *session) restoreSource(ctx context.Context, p int32) (*source, error) {
+	rt := s.rt
+	ends, err := rt.adm.ListCommittedOffsets(ctx, rt.streamTimeTopic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s end offsets: %w", rt.streamTimeTopic, err)
+	}
+	end, ok := ends.Lookup(rt.streamTimeTopic, p)
+	if !ok || end.Err != nil {
+		return nil, fmt.Errorf("end offset of %s partition %d: %v", rt.streamTimeTopic, p, end.Err)
+	}
+	streamTime := engine.NoTime
+	if end.Offset > 0 {
+		base, err := kafka.ClientOpts(rt.cfg.Kafka)
+		if err != nil {
+			return nil, err
+		}
+		cl, err := kgo.NewClient(append(base,
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{rt.streamTimeTopic: {p: kgo.NewOffset().AtStart()}}),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(), kgo.WithHooks(rt.health))...)
+		if err != nil {
+			return nil, err
+		}
+		defer cl.Close()
+		// Read to the last stable offset taken above: the topic is compacted to
+		// about one record per partition, and the latest is the committed stream time.
+		for pos := int64(-1); pos+1 < end.Offset; {
+			fetches := cl.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			fetches.EachError(func(_ string, _ int32, e error) { err = e })
+			if err != nil {
+				return nil, fmt.Errorf("reading %s partition %d: %w", rt.streamTimeTopic, p, err)
+			}
+			fetches.EachRecord(func(r *kgo.Record) {
+				pos = r.Offset
+				if r.Attrs.IsControl() || r.Offset >= end.Offset {
+					return
+				}
+				if t, n := binary.Varint(r.Value); n > 0 {
+					streamTime = max(streamTime, t)
+				}
+			})
+		}
+	}
+	rt.metrics.setSourceStreamTime(p, streamTime)
+	return newSource(s, p, streamTime, rt.now()), nil
 }
 
 func (rt *Runtime) openStore(ctx context.Context, p int32) (store.Store, error) {
@@ -160,7 +223,7 @@ func (rt *Runtime) wipeStore(ctx context.Context, p int32, st store.Store) (stor
 }
 
 func (rt *Runtime) storeDir(p int32) string {
-	return filepath.Join(rt.cfg.State.Dir, rt.cfg.Stream.ApplicationID, rt.cfg.Stream.InputTopic+"-"+strconv.Itoa(int(p)))
+	return filepath.Join(rt.cfg.State.Dir, rt.cfg.Stream.ApplicationID, rt.repartition+"-"+strconv.Itoa(int(p)))
 }
 
 func (s *session) replay(ctx context.Context, p int32, st store.Store) (*task, error) {
@@ -340,8 +403,9 @@ func (s *session) consumeChangelogs(ctx context.Context, p int32, st store.Store
 				return
 			}
 			if string(r.Key) == string(metaKey) {
-				if t, ok := parseMeta(r.Value); ok {
-					cp.StreamTime = max(cp.StreamTime, t)
+				if w, ok := parseMeta(r.Value); ok {
+					cp.Watermarks = mergeWatermarks(cp.Watermarks, w)
+					cp.StreamTime = max(cp.StreamTime, minWatermark(cp.Watermarks))
 				}
 				return
 			}

@@ -55,7 +55,11 @@ type Runtime struct {
 	storeLocks storeLocks // one open store per partition
 
 	// Topic layout, read when a session connects.
-	partitions int32 // of the input topic
+	repartition     string         // stage 1 → stage 2
+	streamTimeTopic string         // stage 1's stream times
+	aggIndex        map[string]int // aggregation name → index
+	partitions      int32          // of the input topic: stage-1 tasks, and the sources stage 2 waits for
+	repParts        int32          // of the repartition topic and the changelogs: stage-2 tasks
 	outParts   int32 // of the output, dead-letter and late topics (0: disabled)
 	dlqParts   int32
 	lateParts  int32
@@ -91,8 +95,10 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 	rt.health = newHealth(rt.now, rt.metrics)
 	rt.health.log, rt.health.info = rt.log.Warn, rt.log.Info
 	rt.setStatus("connecting to Kafka")
-	for _, a := range cfg.Aggregations {
+	rt.repartition, rt.streamTimeTopic, rt.aggIndex = cfg.RepartitionTopic(), cfg.StreamTimeTopic(), map[string]int{}
+	for i, a := range cfg.Aggregations {
 		rt.changelogs = append(rt.changelogs, cfg.ChangelogTopic(a.Name))
+		rt.aggIndex[a.Name] = i
 	}
 	var err error
 	if rt.dec, err = event.NewDecoder(cfg.EventSchema()); err != nil {

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,8 +29,9 @@ type session struct {
 	cl  *kgo.Client
 	txn *kgo.GroupTransactSession // exactly once only
 
-	tasks     map[int32]*task
-	restoring map[int32]restoration
+	sources   map[int32]*source // stage 1, by input partition
+	tasks     map[int32]*task   // stage 2, by repartition partition
+	restoring map[part]restoration
 	restores  int64 // restorations started, to tell a stale result from the current one
 	events    chan groupEvent
 	restored  chan restoreResult
@@ -46,8 +48,22 @@ type session struct {
 }
 
 type groupEvent struct {
-	assigned   bool
-	partitions []int32
+	assigned bool
+	parts    []part
+}
+
+// part is an assigned partition: of the input topic (a stage-1 source) or of the
+// repartition topic (a stage-2 task).
+type part struct {
+	stage2 bool
+	p      int32
+}
+
+func (p part) String() string {
+	if p.stage2 {
+		return fmt.Sprintf("repartition-%d", p.p)
+	}
+	return fmt.Sprintf("input-%d", p.p)
 }
 
 // restoration is a partition's restoration under way.
@@ -57,10 +73,11 @@ type restoration struct {
 }
 
 type restoreResult struct {
-	partition int32
-	id        int64
-	task      *task
-	err       error
+	part   part
+	id     int64
+	task   *task   // stage 2
+	source *source // stage 1
+	err    error
 }
 
 // runSession connects, joins the group and processes until ctx ends (nil) or the
@@ -72,8 +89,9 @@ func (rt *Runtime) runSession(ctx context.Context) error {
 	}
 	s := &session{
 		rt:        rt,
+		sources:   map[int32]*source{},
 		tasks:     map[int32]*task{},
-		restoring: map[int32]restoration{},
+		restoring: map[part]restoration{},
 		events:    make(chan groupEvent, 256),
 		restored:  make(chan restoreResult, 256),
 	}
@@ -93,9 +111,12 @@ func (rt *Runtime) connect(ctx context.Context) error {
 	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	err := rt.ensureTopics(actx)
+	var fatal *FatalError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &fatal):
+		return err
 	case errors.Is(err, kafka.ErrNoTopic):
 		return fatalf(err, "the input topic %q does not exist: create it, or set stream.input_topic", rt.cfg.Stream.InputTopic)
 	case isAuthError(err):
@@ -106,8 +127,10 @@ func (rt *Runtime) connect(ctx context.Context) error {
 	return fmt.Errorf("connecting to Kafka %v: %w", rt.cfg.Kafka.Brokers, err)
 }
 
-// ensureTopics checks the input topic and creates the changelogs (compacted, as
-// many partitions as the input) and the output, dead-letter and late topics.
+// ensureTopics checks the input topic and creates the topics kwindow owns: the
+// repartition topic (stage_1 → stage 2), the changelogs (compacted, as many
+// partitions as the repartition topic), the stream-time topic (compacted, as
+// many as the input), and the output, dead-letter and late topics.
 func (rt *Runtime) ensureTopics(ctx context.Context) error {
 	s := &rt.cfg.Stream
 	n, err := kafka.PartitionCount(ctx, rt.adm, s.InputTopic)
@@ -115,13 +138,25 @@ func (rt *Runtime) ensureTopics(ctx context.Context) error {
 		return err
 	}
 	rt.partitions = n
+	rep := s.RepartitionPartitions
+	if rep == 0 {
+		rep = n
+	}
 	compact := "compact,delete"
-	var specs []kafka.TopicSpec
+	del := "delete"
+	// Stage 2 reads a repartition record within a commit interval or two; a day
+	// covers any outage its changelogs would survive too. (The embedded broker
+	// also trims it past the group's committed offsets.)
+	day := fmt.Sprint(24 * time.Hour.Milliseconds())
+	specs := []kafka.TopicSpec{
+		{Name: rt.repartition, Partitions: rep, Configs: map[string]*string{"cleanup.policy": &del, "retention.ms": &day}},
+		{Name: rt.streamTimeTopic, Partitions: n, Configs: map[string]*string{"cleanup.policy": &compact}},
+	}
 	for i, a := range rt.cfg.Aggregations {
 		// Windows leave the store after retention; their changelog records may go a
 		// day later (Kafka Streams' additional changelog retention).
 		retention := fmt.Sprint((a.Retention.Millis() + 24*time.Hour.Milliseconds()))
-		specs = append(specs, kafka.TopicSpec{Name: rt.changelogs[i], Partitions: n, Configs: map[string]*string{
+		specs = append(specs, kafka.TopicSpec{Name: rt.changelogs[i], Partitions: rep, Configs: map[string]*string{
 			"cleanup.policy": &compact, "retention.ms": &retention}})
 	}
 	for _, t := range []string{s.OutputTopic, s.DeadLetterTopic, s.LateTopic} {
@@ -134,6 +169,25 @@ func (rt *Runtime) ensureTopics(ctx context.Context) error {
 	}
 	if err := rt.awaitChangelogs(ctx); err != nil {
 		return err
+	}
+	// Topics that existed keep their partition counts: the changelogs must match
+	// the repartition topic, whose partitions are stage 2's tasks.
+	if rt.repParts, err = kafka.PartitionCount(ctx, rt.adm, rt.repartition); err != nil {
+		return err
+	}
+	if s.RepartitionPartitions > 0 && rt.repParts != s.RepartitionPartitions {
+		return fatalf(fmt.Errorf("topic %s has %d partitions, stream.repartition_partitions is %d", rt.repartition, rt.repParts, s.RepartitionPartitions),
+			"the repartition topic cannot change its partition count: use a new stream.application_id")
+	}
+	for _, t := range rt.changelogs {
+		c, err := kafka.PartitionCount(ctx, rt.adm, t)
+		if err != nil {
+			return err
+		}
+		if c != rt.repParts {
+			return fatalf(fmt.Errorf("changelog %s has %d partitions, the repartition topic %s %d", t, c, rt.repartition, rt.repParts),
+				"the changelogs do not match the repartition topic (state from an older kwindow, or topics created by hand): use a new stream.application_id")
+		}
 	}
 	count := func(t string) (int32, error) {
 		if t == "" || t == "-" {
@@ -158,7 +212,7 @@ func (rt *Runtime) ensureTopics(ctx context.Context) error {
 // request: brokers learn of new topics asynchronously.
 func (rt *Runtime) awaitChangelogs(ctx context.Context) error {
 	for {
-		ends, err := rt.adm.ListCommittedOffsets(ctx, rt.changelogs...)
+		ends, err := rt.adm.ListCommittedOffsets(ctx, append([]string{rt.repartition, rt.streamTimeTopic}, rt.changelogs...)...)
 		if err == nil {
 			err = ends.Error()
 		}
@@ -183,7 +237,7 @@ func (s *session) open() error {
 	}
 	opts := append(base,
 		kgo.ConsumerGroup(cfg.Stream.ApplicationID),
-		kgo.ConsumeTopics(cfg.Stream.InputTopic),
+		kgo.ConsumeTopics(cfg.Stream.InputTopic, rt.repartition),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.SessionTimeout(time.Duration(cfg.Stream.SessionTimeout)),
 		// Static membership: an instance restarted after a crash (or a session
@@ -225,18 +279,40 @@ func (s *session) open() error {
 // go (a session lost while a transaction was ending) stays paused until restored.
 func (s *session) onAssigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
 	s.joined.Store(true)
-	ps := m[s.rt.cfg.Stream.InputTopic]
-	if len(ps) == 0 {
+	parts := s.parts(m)
+	if len(parts) == 0 {
 		return
 	}
-	cl.PauseFetchPartitions(map[string][]int32{s.rt.cfg.Stream.InputTopic: ps})
-	s.events <- groupEvent{assigned: true, partitions: ps}
+	cl.PauseFetchPartitions(m)
+	s.events <- groupEvent{assigned: true, parts: parts}
 }
 
 func (s *session) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-	if ps := m[s.rt.cfg.Stream.InputTopic]; len(ps) > 0 {
-		s.events <- groupEvent{partitions: ps}
+	if parts := s.parts(m); len(parts) > 0 {
+		s.events <- groupEvent{parts: parts}
 	}
+}
+
+func (s *session) parts(m map[string][]int32) []part {
+	var parts []part
+	for _, p := range m[s.rt.cfg.Stream.InputTopic] {
+		parts = append(parts, part{p: p})
+	}
+	for _, p := range m[s.rt.repartition] {
+		parts = append(parts, part{stage2: true, p: p})
+	}
+	return parts
+}
+
+// pause stops fetching p; resume starts it again.
+func (s *session) pause(p part)  { s.cl.PauseFetchPartitions(s.topicOf(p)) }
+func (s *session) resume(p part) { s.cl.ResumeFetchPartitions(s.topicOf(p)) }
+
+func (s *session) topicOf(p part) map[string][]int32 {
+	if p.stage2 {
+		return map[string][]int32{s.rt.repartition: {p.p}}
+	}
+	return map[string][]int32{s.rt.cfg.Stream.InputTopic: {p.p}}
 }
 
 // loop runs commit intervals until ctx ends or the session fails.
@@ -277,21 +353,43 @@ func (s *session) loop(ctx context.Context) error {
 			}
 			now := rt.now()
 			rt.dec.SetNow(now.UnixMilli())
+			var bad error
 			fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-				if len(p.Records) == 0 {
+				if len(p.Records) == 0 || bad != nil {
+					return
+				}
+				if p.Topic == rt.repartition {
+					t := s.tasks[p.Partition]
+					if t == nil {
+						s.orphaned(part{stage2: true, p: p.Partition}, len(p.Records))
+						return
+					}
+					polled += len(p.Records)
+					for _, r := range p.Records {
+						if bad = t.process(r); bad != nil {
+							return
+						}
+					}
 					return
 				}
 				rt.metrics.consumed.Add(float64(len(p.Records)))
-				t := s.tasks[p.Partition]
-				if t == nil {
-					s.orphaned(p.Partition, len(p.Records))
+				c := s.sources[p.Partition]
+				if c == nil {
+					s.orphaned(part{p: p.Partition}, len(p.Records))
 					return
 				}
 				polled += len(p.Records)
 				for _, r := range p.Records {
-					t.process(r, now)
+					c.process(r, now)
 				}
 			})
+			if bad != nil {
+				cancel()
+				if rt.eos {
+					s.txn.End(context.Background(), kgo.TryAbort)
+				}
+				return fatalf(bad, "a repartition record cannot be read")
+			}
 			if err := s.handleChanges(ctx); err != nil {
 				cancel()
 				return err
@@ -313,12 +411,12 @@ func (s *session) loop(ctx context.Context) error {
 // committed: under exactly_once the interval aborts, which rewinds the consumer to
 // the committed offsets; under at_least_once the explicit offset commit leaves the
 // partition out. Either way the partition is paused until a task runs for it.
-func (s *session) orphaned(p int32, n int) {
+func (s *session) orphaned(p part, n int) {
 	rt := s.rt
 	if rt.eos && s.abortCause == "" {
-		s.abortCause = fmt.Sprintf("%d records arrived for partition %d, which has no running task", n, p)
+		s.abortCause = fmt.Sprintf("%d records arrived for partition %v, which has no running task", n, p)
 	}
-	s.cl.PauseFetchPartitions(map[string][]int32{rt.cfg.Stream.InputTopic: {p}})
+	s.pause(p)
 }
 
 // handleChanges applies group changes and finished restorations without blocking.
@@ -348,11 +446,11 @@ func (s *session) handleChanges(ctx context.Context) error {
 
 func (s *session) applyGroupEvent(ctx context.Context, ev groupEvent) {
 	if ev.assigned {
-		s.rt.log.Info("partitions assigned", "partitions", ev.partitions)
+		s.rt.log.Info("partitions assigned", "partitions", fmt.Sprint(ev.parts))
 	} else {
-		s.rt.log.Info("partitions revoked", "partitions", ev.partitions)
+		s.rt.log.Info("partitions revoked", "partitions", fmt.Sprint(ev.parts))
 	}
-	for _, p := range ev.partitions {
+	for _, p := range ev.parts {
 		if ev.assigned {
 			s.startRestore(ctx, p)
 		} else {
@@ -363,7 +461,7 @@ func (s *session) applyGroupEvent(ctx context.Context, ev groupEvent) {
 
 func (s *session) finishRestore(res restoreResult) error {
 	rt := s.rt
-	r, ok := s.restoring[res.partition]
+	r, ok := s.restoring[res.part]
 	if !ok || r.id != res.id {
 		// Revoked meanwhile (and perhaps assigned again: a newer restoration
 		// runs for it).
@@ -373,19 +471,23 @@ func (s *session) finishRestore(res restoreResult) error {
 		return nil
 	}
 	r.cancel()
-	delete(s.restoring, res.partition)
-	if res.task == nil && res.err == nil {
+	delete(s.restoring, res.part)
+	if res.task == nil && res.source == nil && res.err == nil {
 		return nil // canceled: the session is ending
 	}
 	if res.err != nil {
-		return fmt.Errorf("restoring partition %d: %w", res.partition, res.err)
+		return fmt.Errorf("restoring partition %v: %w", res.part, res.err)
 	}
-	s.tasks[res.partition] = res.task
-	if rt.opts.Sink != nil {
-		rt.opts.Sink.Active(res.partition, res.task.cp.StreamTime, res.task.initial)
-		res.task.initial = nil
+	if res.source != nil {
+		s.sources[res.part.p] = res.source
+	} else {
+		s.tasks[res.part.p] = res.task
+		if rt.opts.Sink != nil {
+			rt.opts.Sink.Active(res.part.p, res.task.cp.StreamTime, res.task.initial)
+			res.task.initial = nil
+		}
 	}
-	s.cl.ResumeFetchPartitions(map[string][]int32{rt.cfg.Stream.InputTopic: {res.partition}})
+	s.resume(res.part)
 	return nil
 }
 
@@ -395,13 +497,15 @@ func (s *session) updateStatus() {
 	case !s.joined.Load():
 		rt.setStatus("joining the consumer group")
 	case len(s.restoring) > 0:
-		ps := slices.Sorted(maps.Keys(s.restoring))
+		ps := slices.SortedFunc(maps.Keys(s.restoring), func(a, b part) int {
+			return cmp.Or(cmp.Compare(b2i(a.stage2), b2i(b.stage2)), cmp.Compare(a.p, b.p))
+		})
 		rt.setStatus(fmt.Sprintf("restoring %d of %d assigned partitions (%v): %d changelog records left",
-			len(ps), len(ps)+len(s.tasks), ps, int64(rt.metrics.restoreLeft())))
+			len(ps), len(ps)+len(s.tasks)+len(s.sources), ps, int64(rt.metrics.restoreLeft())))
 	default:
 		if !s.ready {
 			s.ready = true
-			rt.log.Info("ready: every assigned partition is restored and running", "partitions", len(s.tasks))
+			rt.log.Info("ready: every assigned partition is restored and running", "input_partitions", len(s.sources), "repartition_partitions", len(s.tasks))
 		}
 		rt.setStatus("")
 	}
@@ -411,34 +515,44 @@ func (s *session) updateStatus() {
 	if s.joined.Load() {
 		rt.health.up()
 	}
-	rt.setActive(slices.Sorted(maps.Keys(s.tasks)))
-	rt.metrics.tasks.WithLabelValues("active").Set(float64(len(s.tasks)))
+	rt.setActive(slices.Sorted(maps.Keys(s.sources)))
+	rt.metrics.tasks.WithLabelValues("active").Set(float64(len(s.tasks) + len(s.sources)))
 	rt.metrics.tasks.WithLabelValues("restoring").Set(float64(len(s.restoring)))
 }
 
 // closeTask stops partition p's restoration or task. It leaves p paused (see
 // onAssigned).
-func (s *session) closeTask(p int32) {
+func (s *session) closeTask(p part) {
 	rt := s.rt
 	if r, ok := s.restoring[p]; ok {
 		r.cancel()
 		delete(s.restoring, p)
 	}
-	if t, ok := s.tasks[p]; ok {
-		if rt.eos && t.nextInput >= 0 && s.abortCause == "" {
+	if c, ok := s.sources[p.p]; ok && !p.stage2 {
+		if rt.eos && c.nextInput >= 0 && s.abortCause == "" {
 			// Its records of this interval leave with it: their offsets must not
 			// commit. (A real revocation aborts the transaction anyway.)
-			s.abortCause = fmt.Sprintf("partition %d was revoked with records not yet committed", p)
+			s.abortCause = fmt.Sprintf("partition %v was revoked with records not yet committed", p)
 		}
-		delete(s.tasks, p)
+		delete(s.sources, p.p)
+		rt.metrics.forgetSource(p.p)
+		return
+	}
+	if t, ok := s.tasks[p.p]; ok && p.stage2 {
+		if rt.eos && t.nextInput >= 0 && s.abortCause == "" {
+			s.abortCause = fmt.Sprintf("partition %v was revoked with records not yet committed", p)
+		}
+		delete(s.tasks, p.p)
 		if rt.opts.Sink != nil {
-			rt.opts.Sink.Inactive(p)
+			rt.opts.Sink.Inactive(p.p)
 		}
 		if err := t.store.Close(); err != nil {
-			rt.log.Warn("closing store", "partition", p, "err", err)
+			rt.log.Warn("closing store", "partition", p.p, "err", err)
 		}
 	}
-	rt.metrics.forget(p)
+	if p.stage2 {
+		rt.metrics.forget(p.p)
+	}
 }
 
 // close ends the session: restorations stop, tasks close (what they committed is
@@ -463,7 +577,10 @@ func (s *session) close() {
 		break
 	}
 	for p := range s.tasks {
-		s.closeTask(p)
+		s.closeTask(part{stage2: true, p: p})
+	}
+	for p := range s.sources {
+		s.closeTask(part{p: p})
 	}
 	s.rt.setActive(nil)
 	if s.txn != nil {
@@ -493,4 +610,11 @@ func isAuthError(err error) bool {
 		}
 	}
 	return false
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

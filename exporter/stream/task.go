@@ -49,9 +49,11 @@ type Sink interface {
 	Inactive(partition int32)
 }
 
-// task is one input partition: its engine, its store and what the current
-// transaction will commit for it. Only the session's loop goroutine touches it,
-// except the produce promises, which update next under mu.
+// task is a stage-2 task: one repartition partition, owning its keys. It merges
+// the deltas the stage-1 tasks ship into its engine, whose stream time is the
+// least of the sources' watermarks, and keeps its windows and running totals in
+// its store and changelogs. Only the session's loop goroutine touches it, except
+// the produce promises, which update next under mu.
 type task struct {
 	rt        *Runtime
 	s         *session
@@ -60,29 +62,31 @@ type task struct {
 	store     store.Store
 	eng       *engine.Engine
 	cp        store.Checkpoint // as of the last commit (what the store holds)
+	rec       combine.Record   // scratch for decoding
+
+	// watermarks are the latest of each source (input partition); watermarked
+	// says they moved since the last commit.
+	watermarks  []int64
+	watermarked bool
 
 	// What the current transaction adds.
 	batch      store.Batch
 	results    []Result
 	totals     []engine.Change
-	nextInput  int64 // input offset after the last processed record, -1 if none
+	nextInput  int64 // repartition offset after the last processed record, -1 if none
 	inputEpoch int32 // leader epoch of that record
 	streamTime int64 // stream time the meta record of this transaction carries
+	saveMarks  bool  // the transaction writes the watermarks
 	flushed    int64 // stream time of the last flush: every window closing by then is published
-	late       []uint64
-	invalid    map[event.Reason]uint64
-	skipped    [numSkips]uint64
 	processed  uint64
+	lateMerges []uint64 // per aggregation
 	mu         sync.Mutex
 	next       []int64 // per aggregation: changelog offset after this transaction's last record, -1 if none
 
 	// overflowSeen is the engine's overflow count already added to the metrics.
 	overflowSeen []uint64
 
-	lastActive time.Time // wall time of the last record, for the idle timeout
-	idleMark   time.Time // wall time up to which idleness has advanced stream time
 	retainedAt time.Time // last retention pass
-	key, val   []byte    // scratch
 
 	// initial are the recent running totals read at restoration, for Sink.Active.
 	initial  []engine.Change
@@ -92,8 +96,8 @@ type task struct {
 func newTask(s *session, partition int32, st store.Store, now time.Time) (*task, error) {
 	rt := s.rt
 	n := len(rt.cfg.Aggregations)
-	t := &task{rt: rt, s: s, partition: partition, label: strconv.Itoa(int(partition)), store: st, late: make([]uint64, n), next: make([]int64, n),
-		invalid: map[event.Reason]uint64{}, overflowSeen: make([]uint64, n), lastActive: now, retainedAt: now}
+	t := &task{rt: rt, s: s, partition: partition, label: strconv.Itoa(int(partition)), store: st, next: make([]int64, n),
+		lateMerges: make([]uint64, n), overflowSeen: make([]uint64, n), retainedAt: now}
 	if err := t.load(); err != nil {
 		return nil, err
 	}
@@ -114,10 +118,18 @@ func (t *task) load() error {
 		cp.ChangelogOffsets = map[string]int64{}
 	}
 	t.cp = cp
+	// One watermark per input partition; a store from a time the input had fewer
+	// keeps its own, and new partitions start unknown.
+	t.watermarks = make([]int64, t.rt.partitions)
+	for i := range t.watermarks {
+		t.watermarks[i] = engine.NoTime
+	}
+	copy(t.watermarks, cp.Watermarks)
+	t.watermarked = false
 	// Running totals stay in the store until their key has an event (LoadTotal):
 	// only the windows that may still be open or needed are read now.
 	e := engine.NewWithOptions(t.rt.cfg, engine.Options{LoadTotal: t.loadTotal})
-	e.AdvanceTo(cp.StreamTime)
+	e.AdvanceTo(minWatermark(t.watermarks))
 	for i := range t.rt.cfg.Aggregations {
 		name := t.rt.cfg.Aggregations[i].Name
 		// One pass over the aggregation's keys; the upper bound excludes the
@@ -154,66 +166,69 @@ func (t *task) reset() {
 	t.nextInput = -1
 	t.streamTime = t.cp.StreamTime
 	t.flushed = t.cp.StreamTime
-	clear(t.late)
-	clear(t.invalid)
-	clear(t.skipped[:])
+	t.saveMarks = false
 	t.processed = 0
+	clear(t.lateMerges)
 	for i := range t.next {
 		t.next[i] = -1
 	}
 }
 
-// Why a record without an event was skipped (kwindow_skipped_records_total{reason}).
-const (
-	skipTombstone = iota
-	skipEmpty
-	numSkips
-)
-
-var skipNames = [numSkips]string{"tombstone", "empty"}
-
-// process applies one input record.
-func (t *task) process(r *kgo.Record, now time.Time) {
+// process applies one repartition record: a watermark of a stage-1 source, or a
+// delta to merge. Stream time is the minimum of the sources' watermarks, once
+// every source has sent one.
+func (t *task) process(r *kgo.Record) error {
 	rt := t.rt
-	ev := &rt.ev
 	t.nextInput, t.inputEpoch = r.Offset+1, r.LeaderEpoch
-	t.lastActive = now
-	switch {
-	case r.Value == nil:
-		// A tombstone (a compacted input topic has them) carries no event: skipped
-		// and counted, not dead-lettered, so compaction does not look like bad input.
-		t.skipped[skipTombstone]++
-		return
-	case len(r.Value) == 0:
-		t.skipped[skipEmpty]++
-		return
+	rec := &t.rec
+	if err := combine.DecodeRecord(r.Key, r.Value, rec); err != nil {
+		// Only kwindow writes the repartition topic, in transactions: a record it
+		// cannot read is a bug or a version mismatch, and skipping it would lose
+		// counts silently.
+		return fmt.Errorf("repartition partition %d offset %d: %w", t.partition, r.Offset, err)
 	}
-	// The event time is the payload's or, without one, the record's; either way
-	// the decoder bounds it (min_timestamp, max_future_skew).
-	if err := rt.dec.DecodeRecord(r.Value, r.Timestamp.UnixMilli(), ev); err != nil {
-		reason := event.NotJSON
-		if e, ok := err.(*event.Error); ok {
-			reason = e.Reason
+	if rec.Watermark {
+		if rec.Source < 0 || int(rec.Source) >= len(t.watermarks) {
+			return fmt.Errorf("repartition partition %d offset %d: watermark of input partition %d, but the input topic has %d partitions",
+				t.partition, r.Offset, rec.Source, len(t.watermarks))
 		}
-		t.invalid[reason]++
-		t.s.deadLetter(t.partition, r, reason, err)
-		return
+		if rec.StreamTime > t.watermarks[rec.Source] {
+			t.watermarks[rec.Source] = rec.StreamTime
+			t.watermarked = true
+			t.eng.AdvanceTo(minWatermark(t.watermarks))
+		}
+		return nil
+	}
+	agg, ok := rt.aggIndex[rec.AggName]
+	if !ok {
+		return fmt.Errorf("repartition partition %d offset %d: a delta of aggregation %q, which the configuration does not have (the aggregations changed: use a new stream.application_id)",
+			t.partition, r.Offset, rec.AggName)
 	}
 	t.processed++
-	if late := t.eng.Process(ev); late != 0 {
-		for i := range t.late {
-			if late&(1<<i) != 0 {
-				t.late[i]++
-			}
+	for i := range rec.Delta.Parts {
+		if t.eng.Merge(agg, rec.Delta.Group, &rec.Delta.Parts[i]) {
+			t.lateMerges[agg]++
 		}
-		t.s.lateRecord(t.partition, r, late)
 	}
+	return nil
+}
+
+// minWatermark is stage 2's stream time: the least watermark of the sources, or
+// NoTime while one of them has sent none.
+func minWatermark(w []int64) int64 {
+	m := int64(math.MaxInt64)
+	for _, v := range w {
+		m = min(m, v)
+	}
+	if len(w) == 0 {
+		return engine.NoTime
+	}
+	return m
 }
 
 // prepare produces what the transaction commits for this task: changelog records
 // of the changed windows, the results of the closed ones, and the stream time.
-func (t *task) prepare(now time.Time) error {
-	t.idle(now)
+func (t *task) prepare() error {
 	rt := t.rt
 	f := t.eng.Flush()
 	if err := t.eng.Err(); err != nil {
@@ -248,34 +263,19 @@ func (t *task) prepare(now time.Time) error {
 		t.results = append(t.results, Result{Partition: t.partition, Change: *c})
 		t.s.publishResult(t.partition, c)
 	}
-	// Stream time is persisted with other changes only: what it guards is that a
-	// window published as closed is not published again after a restart. An idle
-	// advance that closed nothing need not survive one (and an otherwise empty
-	// transaction would cost a needless commit every interval).
-	if f.StreamTime != t.cp.StreamTime && (len(f.Changes) > 0 || len(f.Closed) > 0) {
+	// The watermarks are persisted whenever they moved: a restarted task reads the
+	// repartition topic from the committed offset, past the watermark records
+	// already consumed, and a source that has since gone quiet sends no new one.
+	// (Stage 1 ships an idle advance at most once a second.)
+	if t.watermarked {
 		t.streamTime = f.StreamTime
+		t.saveMarks = true
+		t.watermarked = false
 		for i := range rt.cfg.Aggregations {
-			t.produceChangelog(i, metaKey, metaValue(f.StreamTime))
+			t.produceChangelog(i, metaKey, metaValue(t.watermarks))
 		}
 	}
 	return nil
-}
-
-// idle advances stream time with the wall clock once the partition has received
-// nothing for the idle timeout, so its windows still close.
-func (t *task) idle(now time.Time) {
-	timeout := time.Duration(*t.rt.cfg.Stream.IdleTimeout)
-	if timeout <= 0 || t.eng.StreamTime() == engine.NoTime {
-		return
-	}
-	from := t.lastActive.Add(timeout)
-	if t.idleMark.After(from) {
-		from = t.idleMark
-	}
-	if d := now.Sub(from); d > 0 {
-		t.eng.AdvanceTo(t.eng.StreamTime() + d.Milliseconds())
-		t.idleMark = from.Add(time.Duration(d.Milliseconds()) * time.Millisecond)
-	}
 }
 
 func (t *task) produceChangelog(agg int, key, value []byte) {
@@ -301,6 +301,9 @@ func (t *task) committed() ([]Result, Commit, error) {
 		t.cp.InputOffset = t.nextInput
 	}
 	t.cp.StreamTime = t.streamTime
+	if t.saveMarks {
+		t.cp.Watermarks = slices.Clone(t.watermarks)
+	}
 	t.batch.SetCheckpoint(t.cp)
 	if err := t.store.Write(&t.batch); err != nil {
 		return nil, Commit{}, fmt.Errorf("partition %d: writing committed state: %w", t.partition, err)

@@ -1,0 +1,200 @@
+package stream
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/combine"
+	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/event"
+)
+
+// source is a stage-1 task: one input partition. It decodes the partition's
+// events, dead-letters the malformed ones, decides lateness against its own stream
+// time, and pre-aggregates the rest per commit interval (combine.Combiner). At
+// each commit it produces, in the transaction, the partial aggregates of the keys
+// that changed to the repartition topic (each to the partition that owns its key),
+// then its stream time to every repartition partition (the watermark stage 2
+// closes windows by) and to the stream-time topic (so that lateness is decided the
+// same way after a restart). Deltas go before the watermark in every repartition
+// partition: see package combine for why stage 2 then never receives a part for a
+// window it has closed.
+//
+// Only the session's loop goroutine touches a source.
+type source struct {
+	s         *session
+	partition int32
+	label     string
+	comb      *combine.Combiner
+
+	committed  int64 // stream time as of the last commit (what the stream-time topic holds)
+	streamTime int64 // stream time this transaction ships, if it commits
+
+	nextInput  int64 // input offset after the last processed record, -1 if none
+	inputEpoch int32
+	late       []uint64
+	invalid    map[event.Reason]uint64
+	skipped    [numSkips]uint64
+	processed  uint64
+	deltas     int // repartition records of this transaction
+	shippedNow bool      // this transaction ships the watermark
+	shipped    time.Time // wall time of the last committed watermark
+
+	started    time.Time // wall time the task started, for the idle timeout of a partition without events
+	lastActive time.Time // wall time of the last record, for the idle timeout
+	idleMark   time.Time // wall time up to which idleness has advanced stream time
+	key, val   []byte    // scratch
+}
+
+func newSource(s *session, partition int32, streamTime int64, now time.Time) *source {
+	c := &source{s: s, partition: partition, label: strconv.Itoa(int(partition)), comb: combine.New(s.rt.cfg),
+		committed: streamTime, late: make([]uint64, len(s.rt.cfg.Aggregations)), invalid: map[event.Reason]uint64{},
+		started: now, lastActive: now}
+	c.comb.AdvanceTo(streamTime)
+	c.reset()
+	return c
+}
+
+// reset forgets what the current transaction would have added.
+func (c *source) reset() {
+	c.nextInput = -1
+	c.streamTime = c.committed
+	clear(c.late)
+	clear(c.invalid)
+	clear(c.skipped[:])
+	c.processed = 0
+	c.deltas = 0
+	c.shippedNow = false
+}
+
+// Why a record without an event was skipped (kwindow_skipped_records_total{reason}).
+const (
+	skipTombstone = iota
+	skipEmpty
+	numSkips
+)
+
+var skipNames = [numSkips]string{"tombstone", "empty"}
+
+// process applies one input record.
+func (c *source) process(r *kgo.Record, now time.Time) {
+	rt := c.s.rt
+	ev := &rt.ev
+	c.nextInput, c.inputEpoch = r.Offset+1, r.LeaderEpoch
+	c.lastActive = now
+	switch {
+	case r.Value == nil:
+		// A tombstone (a compacted input topic has them) carries no event: skipped
+		// and counted, not dead-lettered, so compaction does not look like bad input.
+		c.skipped[skipTombstone]++
+		return
+	case len(r.Value) == 0:
+		c.skipped[skipEmpty]++
+		return
+	}
+	// The event time is the payload's or, without one, the record's; either way
+	// the decoder bounds it (min_timestamp, max_future_skew).
+	if err := rt.dec.DecodeRecord(r.Value, r.Timestamp.UnixMilli(), ev); err != nil {
+		reason := event.NotJSON
+		if e, ok := err.(*event.Error); ok {
+			reason = e.Reason
+		}
+		c.invalid[reason]++
+		c.s.deadLetter(c.partition, r, reason, err)
+		return
+	}
+	c.processed++
+	if late := c.comb.Process(ev); late != 0 {
+		for i := range c.late {
+			if late&(1<<i) != 0 {
+				c.late[i]++
+			}
+		}
+		c.s.lateRecord(c.partition, r, late)
+	}
+}
+
+// prepare produces the interval's deltas, then the watermark if it moved.
+func (c *source) prepare(now time.Time) {
+	rt := c.s.rt
+	c.idle(now)
+	c.comb.Flush(func(d *combine.Delta) {
+		name := rt.cfg.Aggregations[d.Agg].Name
+		c.key = combine.AppendDeltaKey(c.key[:0], name, d.Group)
+		var err error
+		if c.val, err = combine.AppendDeltaValue(c.val[:0], c.partition, d); err != nil {
+			c.s.failProduce(fmt.Errorf("encoding a %s delta: %w", name, err))
+			return
+		}
+		// The records own their bytes: the producer holds them until acknowledged.
+		c.s.produce(&kgo.Record{Topic: rt.repartition, Partition: combine.Partition(c.key, rt.repParts),
+			Key: append([]byte(nil), c.key...), Value: append([]byte(nil), c.val...)}, nil)
+		c.deltas++
+	})
+	st := c.comb.StreamTime()
+	if st == c.committed || c.nextInput < 0 && now.Sub(c.shipped) < time.Second {
+		// Unchanged, or an idle advance: those go out at most once a second, so
+		// that an idle pipeline does not commit every interval. Until then
+		// lateness is judged against the advanced stream time, which is only
+		// stricter than the one stage 2 knows.
+		return
+	}
+	c.shippedNow = true
+	c.streamTime = st
+	for p := int32(0); p < rt.repParts; p++ {
+		k, v := combine.AppendWatermark(nil, nil, c.partition, st)
+		c.s.produce(&kgo.Record{Topic: rt.repartition, Partition: p, Key: k, Value: v}, nil)
+	}
+	c.s.produce(&kgo.Record{Topic: rt.streamTimeTopic, Partition: c.partition, Key: streamTimeKey, Value: binary.AppendVarint(nil, st)}, nil)
+}
+
+// idle advances stream time with the wall clock once the partition has received
+// nothing for the idle timeout, so that stage 2's windows still close: by the
+// wall time since then when it has had events, to the wall clock minus the idle
+// timeout when it never had any (nothing else tells how far event time has gone).
+func (c *source) idle(now time.Time) {
+	timeout := time.Duration(*c.s.rt.cfg.Stream.IdleTimeout)
+	if timeout <= 0 {
+		return
+	}
+	if c.comb.StreamTime() == engine.NoTime {
+		if now.Sub(c.started) >= timeout {
+			c.comb.AdvanceTo(now.Add(-timeout).UnixMilli())
+			c.idleMark = now
+		}
+		return
+	}
+	from := c.lastActive.Add(timeout)
+	if c.idleMark.After(from) {
+		from = c.idleMark
+	}
+	if d := now.Sub(from); d > 0 {
+		c.comb.AdvanceTo(c.comb.StreamTime() + d.Milliseconds())
+		c.idleMark = from.Add(time.Duration(d.Milliseconds()) * time.Millisecond)
+	}
+}
+
+// commit records that the transaction committed.
+func (c *source) commit(now time.Time) {
+	c.s.rt.metrics.committedSource(c)
+	if c.shippedNow {
+		c.shipped = now
+	}
+	c.committed = c.streamTime
+	c.reset()
+}
+
+// rollback drops what the aborted transaction processed: the consumer rewinds to
+// the committed offsets, and stream time goes back to the committed one.
+func (c *source) rollback() {
+	c.comb.Reset(c.committed)
+	c.reset()
+}
+
+// streamTimeKey is the key of every record of the stream-time topic: the topic is
+// compacted, and each partition keeps its latest.
+var streamTimeKey = []byte("stream_time")
