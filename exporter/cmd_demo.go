@@ -98,7 +98,7 @@ func runDemo(cfg *config.Config, g *globals, o demoOptions) error {
 	// exporter has committed go every demoTrimEvery, the output records after
 	// demoRetention.
 	adm := kadm.NewClient(cl)
-	go broker.RunTrimmer(ctx, adm, cfg.Stream.ApplicationID, []string{cfg.Stream.InputTopic, cfg.RepartitionTopic()}, demoTrimEvery, debugf)
+	go broker.RunTrimmer(ctx, adm, cfg.Stream.ApplicationID, []string{cfg.Stream.InputTopic}, demoTrimEvery, debugf)
 	go broker.RunRetention(ctx, adm, outputTopics(cfg), demoRetention, time.Minute, debugf)
 	go func() {
 		reports := 0

@@ -141,7 +141,9 @@ state: {dir: %q}
 				ts := base + int64(sent)*20 + int64(rng.IntN(5000))
 				status := []int{200, 200, 200, 404, 500}[rng.IntN(5)]
 				sent++
-				rs = append(rs, &kgo.Record{Topic: input, Partition: int32(e % parts), Value: reqJSON(ts, endpoints[e], status, 5)})
+				// Any partition: every key's events are spread over all of
+				// them, and stage 2 must merge them into one result per window.
+				rs = append(rs, &kgo.Record{Topic: input, Partition: int32(rng.IntN(parts)), Value: reqJSON(ts, endpoints[e], status, 5)})
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			err := prod.ProduceSync(ctx, rs...).FirstErr()
@@ -201,7 +203,7 @@ state: {dir: %q}
 
 	// Ground truth from the input topic.
 	want := map[string]uint64{}
-	totals := map[string]uint64{} // partition|aggregation|group -> events
+	totals := map[string]uint64{} // aggregation|group -> events
 	for _, r := range readToEnd(t, addr, input) {
 		var ev struct {
 			Timestamp int64  `json:"timestamp"`
@@ -211,26 +213,22 @@ state: {dir: %q}
 		if err := json.Unmarshal(r.Value, &ev); err != nil {
 			t.Fatal(err)
 		}
-		p := strconv.Itoa(int(r.Partition))
-		totals[p+"|endpoint_1m|"+ev.Endpoint]++
-		totals[p+"|status_5m|"+ev.Endpoint+","+strconv.Itoa(ev.Status)]++
+		totals["endpoint_1m|"+ev.Endpoint]++
+		totals["status_5m|"+ev.Endpoint+","+strconv.Itoa(ev.Status)]++
 		if ev.Timestamp == far {
 			continue // its windows never close
 		}
 		start := ev.Timestamp / minute * minute
-		want[fmt.Sprintf("endpoint_1m|%s|%d|%d", ev.Endpoint, start, r.Partition)]++
+		want[fmt.Sprintf("endpoint_1m|%s|%d", ev.Endpoint, start)]++
 		for s := start - 4*minute; s <= start; s += minute { // hopping 5m by 1m
-			want[fmt.Sprintf("status_5m|%s,%d|%d|%d", ev.Endpoint, ev.Status, s, r.Partition)]++
+			want[fmt.Sprintf("status_5m|%s,%d|%d", ev.Endpoint, ev.Status, s)]++
 		}
 	}
 	// Windows that were still open when the closing events arrived cannot have
 	// closed: the closing events are 30 minutes ahead, past every window's end.
 	got := map[string][]uint64{}
 	for _, r := range consumeAll(t, addr, "chaos-results", len(want), 120*time.Second) {
-		var res struct {
-			outputResult
-			Partition int32 `json:"partition"`
-		}
+		var res outputResult
 		if err := json.Unmarshal(r.Value, &res); err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +236,7 @@ state: {dir: %q}
 		if s, ok := res.Key["status"]; ok {
 			key += "," + s
 		}
-		id := fmt.Sprintf("%s|%s|%d|%d", res.Aggregation, key, res.StartMs, res.Partition)
+		id := fmt.Sprintf("%s|%s|%d", res.Aggregation, key, res.StartMs)
 		got[id] = append(got[id], res.Count)
 	}
 	var missing, twice, wrong int
@@ -271,8 +269,10 @@ state: {dir: %q}
 	}
 
 	// The running totals, as the changelogs hold them (what a task restores and
-	// /metrics exports): the latest committed total of each key.
+	// /metrics exports): the latest committed total of each key, which lives in
+	// exactly one changelog partition (its stage-2 task's).
 	last := map[string]uint64{}
+	owner := map[string]int32{}
 	for _, topic := range []string{"chaos-endpoint_1m-changelog", "chaos-status_5m-changelog"} {
 		for _, r := range readToEnd(t, addr, topic) {
 			k, err := store.ParseKey(r.Key)
@@ -288,7 +288,12 @@ state: {dir: %q}
 			if len(vals) > 1 {
 				g += "," + string(vals[1])
 			}
-			last[strconv.Itoa(int(r.Partition))+"|"+k.Agg+"|"+g] = v.Agg.Count
+			id := k.Agg + "|" + g
+			if p, ok := owner[id]; ok && p != r.Partition {
+				t.Errorf("running total %s in changelog partitions %d and %d", id, p, r.Partition)
+			}
+			owner[id] = r.Partition
+			last[id] = v.Agg.Count
 		}
 	}
 	for k, n := range totals {

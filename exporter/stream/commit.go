@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -168,6 +169,9 @@ func (s *session) applyCommit(ctx context.Context, start time.Time) error {
 			rt.log.Warn("committing offsets (the records will be processed again)", "err", cerr)
 		}
 	}
+	if rep := offsets[rt.repartition]; len(rep) > 0 {
+		s.purge(rep, start)
+	}
 	rt.metrics.commits.Inc()
 	done := rt.now()
 	rt.health.committed(done)
@@ -183,4 +187,40 @@ func (s *session) applyCommit(ctx context.Context, start time.Time) error {
 		rt.opts.Sink.Committed(commits)
 	}
 	return nil
+}
+
+// purgeEvery is how often a session deletes the repartition records its stage-2
+// tasks have committed past.
+const purgeEvery = 30 * time.Hour
+
+// purge deletes, at most every purgeEvery and one request at a time, the
+// repartition records before the offsets just committed, as Kafka Streams purges
+// its repartition topics: they are read once, and the committed offsets never go
+// back. It runs apart from the loop; a failure only leaves the records to the
+// topic's retention (a day).
+func (s *session) purge(committed map[int32]kgo.EpochOffset, now time.Time) {
+	for p, o := range committed {
+		s.purgeTo[p] = o.Offset
+	}
+	if now.Sub(s.purgedAt) < purgeEvery || !s.purging.CompareAndSwap(false, true) {
+		return
+	}
+	s.purgedAt = now
+	offsets := kadm.Offsets{}
+	for p, o := range s.purgeTo {
+		offsets.AddOffset(s.rt.repartition, p, o, -1)
+	}
+	clear(s.purgeTo)
+	s.wg.Go(func() {
+		defer s.purging.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := s.rt.adm.DeleteRecords(ctx, offsets)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			s.rt.log.Debug("purging consumed repartition records", "err", err)
+		}
+	})
 }

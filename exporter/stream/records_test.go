@@ -67,7 +67,7 @@ func TestResultJSON(t *testing.T) {
 			Aggregation string            `json:"aggregation"`
 			Key         map[string]string `json:"key"`
 		}
-		v := appendResult(nil, agg, vals, 0, &c)
+		v := appendResult(nil, agg, vals, &c)
 		if err := json.Unmarshal(v, &out); err != nil {
 			t.Fatalf("result for %q is not JSON: %v\n%s", s, err, v)
 		}

@@ -70,7 +70,7 @@ func (s *session) restoreSource(ctx context.Context, p int32) (*source, error) {
 	if !ok || end.Err != nil {
 		return nil, fmt.Errorf("end offset of %s partition %d: %v", rt.streamTimeTopic, p, end.Err)
 	}
-	streamTime := engine.NoTime
+	streamTime := int64(engine.NoTime)
 	if end.Offset > 0 {
 		base, err := kafka.ClientOpts(rt.cfg.Kafka)
 		if err != nil {

@@ -43,8 +43,11 @@ type session struct {
 	// abortCause, when set, makes the current interval abort: records arrived for
 	// a partition without a running task, so their offsets must not be committed.
 	abortCause string
-	statsAt    time.Time // last store statistics
-	ready      bool      // every assigned partition was running at the last check
+	statsAt    time.Time       // last store statistics
+	purgeTo    map[int32]int64 // repartition offsets committed since the last purge
+	purgedAt   time.Time
+	purging    atomic.Bool
+	ready      bool // every assigned partition was running at the last check
 }
 
 type groupEvent struct {
@@ -90,6 +93,7 @@ func (rt *Runtime) runSession(ctx context.Context) error {
 	s := &session{
 		rt:        rt,
 		sources:   map[int32]*source{},
+		purgeTo:   map[int32]int64{},
 		tasks:     map[int32]*task{},
 		restoring: map[part]restoration{},
 		events:    make(chan groupEvent, 256),

@@ -12,7 +12,7 @@ import (
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/engine"
-	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/combine"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
