@@ -96,6 +96,9 @@ var selfFamilies = []string{
 	"overflow_records_total",
 	"skipped_records_total",
 	"truncated_copies_total",
+	"repartition_records_total",
+	"repartition_bytes_total",
+	"late_merges_total",
 	"commits_total",
 	"aborted_transactions_total",
 	"aborted_transactions_in_a_row",
@@ -114,6 +117,7 @@ var selfFamilies = []string{
 	"window_last_close_timestamp_seconds",
 	"window_forced_total",
 	"window_late_partials_total",
+	"window_split_keys",
 	"kafka_up",
 	"build_info",
 }

@@ -301,6 +301,23 @@ state: {dir: %q}
 			t.Errorf("running total %s = %d, want %d", k, last[k], n)
 		}
 	}
+	if t.Failed() {
+		for _, topic := range []string{"chaos-endpoint_1m-changelog", "chaos-status_5m-changelog"} {
+			per := map[int32]int{}
+			tot := map[int32]int{}
+			for _, r := range readToEnd(t, addr, topic) {
+				per[r.Partition]++
+				if k, err := store.ParseKey(r.Key); err == nil && k.Start == engine.TotalStart {
+					tot[r.Partition]++
+				}
+			}
+			adm := kadm.NewClient(client(t, addr))
+			lso, _ := adm.ListCommittedOffsets(context.Background(), topic)
+			hwm, _ := adm.ListEndOffsets(context.Background(), topic)
+			start, _ := adm.ListStartOffsets(context.Background(), topic)
+			t.Logf("DEBUG %s records per partition %v totals %v; start %v lso %v end %v", topic, per, tot, start, lso, hwm)
+		}
+	}
 }
 
 func freePort(t *testing.T) int {

@@ -25,32 +25,33 @@ const Namespace = "kwindow"
 // records move only when the transaction that holds them commits, so they agree
 // with the results.
 type metrics struct {
-	reg           prometheus.Registerer
-	kafka         *prometheus.Registry // kprom's, see KafkaGatherer
-	names         []string
-	consumed      prometheus.Counter
-	processed     prometheus.Counter
-	invalid       *prometheus.CounterVec
-	late          *prometheus.CounterVec
-	overflow      *prometheus.CounterVec
-	commits       prometheus.Counter
-	aborted       prometheus.Counter
-	commitSeconds prometheus.Histogram
-	restored      prometheus.Counter
-	restoreLeftG  *prometheus.GaugeVec
-	streamTime    *prometheus.GaugeVec
-	tasks         *prometheus.GaugeVec
-	lag           *prometheus.GaugeVec
-	storeKeys     *prometheus.GaugeVec
-	storeBytes    *prometheus.GaugeVec
-	storeMemory   *prometheus.GaugeVec
-	freshness     prometheus.Histogram
-	lastCommit    prometheus.Gauge
-	skipped       *prometheus.CounterVec
-	truncated     *prometheus.CounterVec
-	repartitioned prometheus.Counter
-	lateMerges    *prometheus.CounterVec
-	lagSum        atomicFloat // sum of the lag gauges, for the summary line
+	reg              prometheus.Registerer
+	kafka            *prometheus.Registry // kprom's, see KafkaGatherer
+	names            []string
+	consumed         prometheus.Counter
+	processed        prometheus.Counter
+	invalid          *prometheus.CounterVec
+	late             *prometheus.CounterVec
+	overflow         *prometheus.CounterVec
+	commits          prometheus.Counter
+	aborted          prometheus.Counter
+	commitSeconds    prometheus.Histogram
+	restored         prometheus.Counter
+	restoreLeftG     *prometheus.GaugeVec
+	streamTime       *prometheus.GaugeVec
+	tasks            *prometheus.GaugeVec
+	lag              *prometheus.GaugeVec
+	storeKeys        *prometheus.GaugeVec
+	storeBytes       *prometheus.GaugeVec
+	storeMemory      *prometheus.GaugeVec
+	freshness        prometheus.Histogram
+	lastCommit       prometheus.Gauge
+	skipped          *prometheus.CounterVec
+	truncated        *prometheus.CounterVec
+	repartitioned    prometheus.Counter
+	repartitionBytes prometheus.Counter
+	lateMerges       *prometheus.CounterVec
+	lagSum           atomicFloat // sum of the lag gauges, for the summary line
 
 	mu   sync.Mutex
 	left map[int32]int64
@@ -103,6 +104,8 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 			Help: "Dead-letter or late copies whose key or value was cut to fit the broker's record size limit (headers keep the original size and SHA-256)."}, []string{"topic"}),
 		repartitioned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "repartition_records_total",
 			Help: "Partial aggregates (one per changed key and commit interval) stage 1 shipped to stage 2 in committed transactions."}),
+		repartitionBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Name: "repartition_bytes_total",
+			Help: "Key and value bytes of those partial aggregates (compare with kafka_*_fetch_bytes for the input)."}),
 		lateMerges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "late_merges_total",
 			Help: "Partial aggregates stage 2 dropped from a window it had already closed, by aggregation: 0 unless a source's watermark went backwards (see the README)."}, []string{"aggregation"}),
 		left: map[int32]int64{},
@@ -125,7 +128,7 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.processed, m.invalid, m.late, m.overflow, m.commits, m.aborted,
 			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks, m.lag, m.storeKeys, m.storeBytes, m.storeMemory, m.freshness,
-			m.lastCommit, m.skipped, m.truncated, m.repartitioned, m.lateMerges)
+			m.lastCommit, m.skipped, m.truncated, m.repartitioned, m.repartitionBytes, m.lateMerges)
 		// franz-go's own client metrics (kprom), under the same prefix, in a registry
 		// of their own (see KafkaGatherer); each session's client registers there.
 		m.kafka = prometheus.NewRegistry()
@@ -198,6 +201,7 @@ func (m *metrics) committedSource(c *source) {
 		}
 	}
 	m.repartitioned.Add(float64(c.deltas))
+	m.repartitionBytes.Add(float64(c.deltaBytes))
 	if c.shippedNow {
 		m.setSourceStreamTime(c.partition, c.streamTime)
 	}

@@ -41,6 +41,7 @@ type source struct {
 	skipped    [numSkips]uint64
 	processed  uint64
 	deltas     int // repartition records of this transaction
+	deltaBytes int // and their key and value bytes
 	shippedNow bool      // this transaction ships the watermark
 	shipped    time.Time // wall time of the last committed watermark
 
@@ -68,6 +69,7 @@ func (c *source) reset() {
 	clear(c.skipped[:])
 	c.processed = 0
 	c.deltas = 0
+	c.deltaBytes = 0
 	c.shippedNow = false
 }
 
@@ -134,6 +136,7 @@ func (c *source) prepare(now time.Time) {
 		c.s.produce(&kgo.Record{Topic: rt.repartition, Partition: combine.Partition(c.key, rt.repParts),
 			Key: append([]byte(nil), c.key...), Value: append([]byte(nil), c.val...)}, nil)
 		c.deltas++
+		c.deltaBytes += len(c.key) + len(c.val)
 	})
 	st := c.comb.StreamTime()
 	if st == c.committed || c.nextInput < 0 && now.Sub(c.shipped) < time.Second {
