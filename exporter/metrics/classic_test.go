@@ -119,9 +119,9 @@ func TestClassicBucketsPromtool(t *testing.T) {
 		Totals: []engine.Change{withKey(totalOf([]float64{0.001, 0.02, 0.3, 4, 40}), group("/a"))}}})
 	text := gatherText(t, NewCollector(v))
 	for _, line := range []string{
-		`kwindow_endpoint_1m_latency_seconds_bucket{endpoint="/a",partition="0",le="0.005"} 1`,
-		`kwindow_endpoint_1m_latency_seconds_bucket{endpoint="/a",partition="0",le="10"} 4`,
-		`kwindow_endpoint_1m_latency_seconds_bucket{endpoint="/a",partition="0",le="+Inf"} 5`,
+		`kwindow_endpoint_1m_latency_seconds_bucket{endpoint="/a",le="0.005"} 1`,
+		`kwindow_endpoint_1m_latency_seconds_bucket{endpoint="/a",le="10"} 4`,
+		`kwindow_endpoint_1m_latency_seconds_bucket{endpoint="/a",le="+Inf"} 5`,
 	} {
 		if !strings.Contains(text, line+"\n") {
 			t.Errorf("exposition lacks %s:\n%s", line, text)

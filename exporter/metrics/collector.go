@@ -16,9 +16,9 @@ import (
 
 // Collector exposes a View as metric families named from the aggregations.
 type Collector struct {
-	v                       *View
-	aggs                    []aggDescs
-	lastClose, forced, late *prometheus.Desc
+	v                              *View
+	aggs                           []aggDescs
+	lastClose, forced, late, split *prometheus.Desc
 }
 
 type aggDescs struct {
@@ -38,9 +38,11 @@ func NewCollector(v *View) *Collector {
 		lastClose: prometheus.NewDesc(stream.Namespace+"_window_last_close_timestamp_seconds",
 			"Unix time at which a window of the aggregation last closed (committed) on this instance; absent until one has.", []string{"aggregation"}, nil),
 		forced: prometheus.NewDesc(stream.Namespace+"_window_forced_total",
-			fmt.Sprintf("Windows exported in the window gauges and anomaly scores before every partition of this instance had closed them, because a key had more than %d closed windows waiting for a partition that lags behind.", maxPending), []string{"aggregation"}, nil),
+			fmt.Sprintf("Windows exported in the window gauges and anomaly scores before every stage-2 partition of this instance had closed them, because a key had more than %d closed windows waiting for a partition that lags behind.", maxPending), []string{"aggregation"}, nil),
 		late: prometheus.NewDesc(stream.Namespace+"_window_late_partials_total",
-			"Partial window results left out of the window gauges because they arrived after their window had been exported here (from a partition that joined this instance behind the others, or for a key dropped as idle); the counters include their events.", []string{"aggregation"}, nil),
+			"Window results left out of the window gauges because they arrived after their window had been exported here (for a key dropped as idle, or a key reported by two partitions); the counters include their events.", []string{"aggregation"}, nil),
+		split: prometheus.NewDesc(stream.Namespace+"_window_split_keys",
+			"Group keys that more than one stage-2 partition of this instance reports, their series summing them; 0 unless keys are not routed to one partition each.", []string{"aggregation"}, nil),
 	}
 	value := v.cfg.ValueFamily()
 	what := "values (unitless)"
@@ -60,13 +62,13 @@ func NewCollector(v *View) *Collector {
 		with := func(extra ...string) []string { return append(append([]string{}, dims...), extra...) }
 		d := aggDescs{
 			requests: prometheus.NewDesc(name("requests_total"),
-				"Events counted by "+a.Name+", per input partition (sum without(partition) for the key's total).", with("partition"), nil),
+				"Events counted by "+a.Name+": the key's running total, exported by the instance that owns the key's partition.", with(), nil),
 			winRequests: prometheus.NewDesc(name("window_requests"),
 				"Events in the last closed "+a.Name+" window.", with(), nil),
 		}
 		if a.Has(config.Errors) {
 			d.errors = prometheus.NewDesc(name("errors_total"),
-				"Error events counted by "+a.Name+", by class (client: 4xx, server: 5xx by default), per input partition.", with("partition", "class"), nil)
+				"Error events counted by "+a.Name+", by class (client: 4xx, server: 5xx by default).", with("class"), nil)
 		}
 		if a.Has(config.ErrorRatio) {
 			d.winErrorRatio = prometheus.NewDesc(name("window_error_ratio"),
@@ -74,8 +76,8 @@ func NewCollector(v *View) *Collector {
 		}
 		if len(a.Quantiles) > 0 {
 			d.latency = prometheus.NewDesc(name(value),
-				fmt.Sprintf("Distribution of the %s counted by %s, per input partition: native buckets (schema %d)%s.", what, a.Name, v.schema, classic),
-				with("partition"), nil)
+				fmt.Sprintf("Distribution of the %s counted by %s: native buckets (schema %d)%s.", what, a.Name, v.schema, classic),
+				with(), nil)
 			d.winLatency = prometheus.NewDesc(name("window_"+value),
 				fmt.Sprintf("Quantiles (label %s) of the %s in the last closed %s window, within the sketch's relative error of %.3g %%.",
 					config.QuantileLabel, what, a.Name, 100*sketch.RelativeError(*v.cfg.Sketch.Schema)), with(config.QuantileLabel), nil)
@@ -108,6 +110,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lastClose
 	ch <- c.forced
 	ch <- c.late
+	ch <- c.split
 	for _, d := range c.aggs {
 		for _, desc := range []*prometheus.Desc{d.requests, d.errors, d.latency, d.winRequests, d.winErrorRatio, d.winLatency, d.anomaly} {
 			if desc != nil {
@@ -128,6 +131,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.forced, prometheus.CounterValue, float64(s.forced), a.Name)
 		ch <- prometheus.MustNewConstMetric(c.late, prometheus.CounterValue, float64(s.late), a.Name)
+		ch <- prometheus.MustNewConstMetric(c.split, prometheus.GaugeValue, float64(s.split), a.Name)
 		c.collectAgg(ch, &c.aggs[i], &s)
 	}
 }
@@ -137,62 +141,59 @@ func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggS
 	slices.SortFunc(keys, func(a, b *keySnap) int { return cmpPairs(a.labels.pairs, b.labels.pairs) })
 	totals := 0
 	for _, k := range keys {
-		totals += len(k.totals)
-	}
-
-	// Counters and histograms of the running totals, per partition.
-	requests := newFamily[valueSeries](totals)
-	for _, k := range keys {
-		for _, t := range k.totals {
-			requests.add().set(d.requests, t.labels.plain, t.count, false)
+		if k.total != nil {
+			totals++
 		}
 	}
-	requests.send(ch, d.after[partitionName])
+
+	// Counters and histograms of the running totals: one series per key.
+	requests := newFamily[valueSeries](totals)
+	for _, k := range keys {
+		if t := k.total; t != nil {
+			requests.add().set(d.requests, k.labels.pairs, t.count, false)
+		}
+	}
+	requests.send(ch, true)
 	if d.errors != nil {
-		// Class sorts before partition: class-major if it also sorts before
-		// every dimension, else key-major.
+		// Class-major if class sorts before every dimension, else key-major.
 		errors := newFamily[valueSeries](2 * totals)
 		if d.classFirst {
 			for _, k := range keys {
-				for _, t := range k.totals {
-					errors.add().set(d.errors, t.labels.client, t.client, false)
+				if t := k.total; t != nil {
+					errors.add().set(d.errors, k.labels.client, t.client, false)
 				}
 			}
 			for _, k := range keys {
-				for _, t := range k.totals {
-					errors.add().set(d.errors, t.labels.server, t.server, false)
+				if t := k.total; t != nil {
+					errors.add().set(d.errors, k.labels.server, t.server, false)
 				}
 			}
 		} else {
 			for _, k := range keys {
-				for _, t := range k.totals {
-					errors.add().set(d.errors, t.labels.client, t.client, false)
-				}
-				for _, t := range k.totals {
-					errors.add().set(d.errors, t.labels.server, t.server, false)
+				if t := k.total; t != nil {
+					errors.add().set(d.errors, k.labels.client, t.client, false)
+					errors.add().set(d.errors, k.labels.server, t.server, false)
 				}
 			}
 		}
-		errors.send(ch, (d.classFirst || d.after[className]) && d.after[partitionName])
+		errors.send(ch, d.classFirst || d.after[className])
 	}
 	if d.latency != nil {
 		latency := newFamily[histSeries](totals)
 		nc := len(c.v.classic)
 		buckets, ptrs := make([]dto.Bucket, nc*totals), make([]*dto.Bucket, nc*totals)
 		for _, k := range keys {
-			for _, t := range k.totals {
-				if t.hasHist {
-					h := latency.add()
-					h.desc, h.labels = d.latency, t.labels.plain
-					t.hist.fill(&h.h)
-					if len(t.hist.classic) == nc && nc > 0 {
-						t.hist.fillClassic(&h.h, c.v.classic, buckets[:nc], ptrs[:nc])
-						buckets, ptrs = buckets[nc:], ptrs[nc:]
-					}
+			if t := k.total; t != nil && t.hasHist {
+				h := latency.add()
+				h.desc, h.labels = d.latency, k.labels.pairs
+				t.hist.fill(&h.h)
+				if len(t.hist.classic) == nc && nc > 0 {
+					t.hist.fillClassic(&h.h, c.v.classic, buckets[:nc], ptrs[:nc])
+					buckets, ptrs = buckets[nc:], ptrs[nc:]
 				}
 			}
 		}
-		latency.send(ch, d.after[partitionName])
+		latency.send(ch, true)
 	}
 
 	// The newest complete window of each key.

@@ -7,17 +7,17 @@
 //
 // Families, per aggregation A with group-by dimensions as labels:
 //
-//	kwindow_A_requests_total{dims,partition}         counter: events of the key
-//	kwindow_A_errors_total{dims,partition,class}     counter: client/server errors
-//	kwindow_A_latency_seconds{dims,partition}        histogram of the values: native and classic buckets
+//	kwindow_A_requests_total{dims}                   counter: events of the key
+//	kwindow_A_errors_total{dims,class}               counter: client/server errors
+//	kwindow_A_latency_seconds{dims}                  histogram of the values: native and classic buckets
 //	kwindow_A_window_requests{dims}                  gauge: last complete window's count
 //	kwindow_A_window_error_ratio{dims}               gauge: its 5xx ratio
 //	kwindow_A_window_latency_seconds{dims,q}         gauge: its quantiles
 //	kwindow_A_anomaly_score{dims,measure}            gauge: its z-scores
 //
 // and per aggregation kwindow_window_last_close_timestamp_seconds (absent until
-// a window has closed), kwindow_window_forced_total and
-// kwindow_window_late_partials_total. With unitless values (events.value.unit
+// a window has closed), kwindow_window_forced_total,
+// kwindow_window_late_partials_total and kwindow_window_split_keys. With unitless values (events.value.unit
 // none), the two value families are kwindow_A_value and kwindow_A_window_value:
 // _seconds only names durations (config.ValueFamily).
 //
@@ -29,13 +29,21 @@
 // straddles a bound counts above it, so the count at le=b lies between the exact
 // counts at b/base and b (base 2^(2^-schema): 1.09 % at sketch schema 6).
 //
-// Counters carry the input partition: a partition's running totals move with it
-// between instances (through its changelog), so a per-partition series never goes
-// backwards; sum without(partition) gives a key's total. Window gauges merge the
-// partial results of the partitions this instance owns, and show a window only
-// once it is complete here: every local partition has closed it (see windows.go).
-// Keys with no event for metrics.idle_windows windows are dropped from the View,
-// so its memory follows the active keys.
+// The View is fed by the stage-2 tasks, and every group key belongs to exactly
+// one stage-2 partition (a fixed hash of the key), whose running total and
+// closed windows are complete: one series per key, with no partition label, so
+// the series per scrape follow the keys, not the partitions. A key's counters
+// move with its partition between instances (the running total is in the
+// changelog), so they never go backwards; when a partition leaves (Inactive), its
+// keys leave the View at once, and no instance exports a key twice. Should a key
+// ever be reported by two partitions, its series sum them and
+// kwindow_window_split_keys counts it.
+//
+// The window gauges show a window once it is complete here: every local
+// partition has closed it (their stream times differ slightly; see windows.go),
+// so the keys of an instance change window together. Keys with no event for
+// metrics.idle_windows windows are dropped from the View, so its memory follows
+// the active keys.
 //
 // Scrapes never hold back processing: the Sink methods publish an immutable
 // snapshot per changed key, and Collect copies the pointers to them under the

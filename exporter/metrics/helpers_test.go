@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"hash/fnv"
 	"strings"
 	"testing"
 	"time"
@@ -67,4 +68,12 @@ func sample(t *testing.T, text, series string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ownerOf is the partition of partitions that owns group, as stage 2 routes keys:
+// a fixed hash of the key.
+func ownerOf(group string, partitions int) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(group))
+	return int32(h.Sum32() % uint32(partitions))
 }

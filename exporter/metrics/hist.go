@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"slices"
+
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kwindow/kwindow/exporter/sketch"
@@ -137,4 +139,63 @@ func (s *spans) dto() []*dto.BucketSpan {
 		out[i] = &msgs[i]
 	}
 	return out
+}
+
+// sumHists returns the sum of hs at the lowest of their schemas, the finer ones
+// downscaled exactly. Only a key reported by several partitions needs it, so it
+// favours simplicity over speed.
+func sumHists(hs []*hist) hist {
+	out := hist{schema: hs[0].schema}
+	for _, h := range hs {
+		out.schema = min(out.schema, h.schema)
+	}
+	pos, neg := map[int32]int64{}, map[int32]int64{}
+	for _, h := range hs {
+		out.count += h.count
+		out.zero += h.zero
+		out.sum += h.sum
+		d := h.schema - out.schema
+		// Bucket i at schema s covers (base^(i-1), base^i]: at schema s-d it
+		// falls in bucket ceil(i / 2^d).
+		h.pos.each(func(i int32, c int64) { pos[((i-1)>>d)+1] += c })
+		h.neg.each(func(i int32, c int64) { neg[((i-1)>>d)+1] += c })
+		if h.classic != nil && (out.classic == nil || len(out.classic) == len(h.classic)) {
+			if out.classic == nil {
+				out.classic = make([]uint64, len(h.classic))
+			}
+			for i, c := range h.classic {
+				out.classic[i] += c
+			}
+		}
+	}
+	out.pos, out.neg = spansOf(pos), spansOf(neg)
+	return out
+}
+
+// each calls f with the index and count of every bucket of s, in index order.
+func (s *spans) each(f func(i int32, count int64)) {
+	i, k, count := int32(0), 0, int64(0)
+	for _, sp := range s.spans {
+		i += sp.offset
+		for range sp.length {
+			count += s.deltas[k]
+			k++
+			f(i, count)
+			i++
+		}
+	}
+}
+
+// spansOf returns the buckets of counts (by index) as spans.
+func spansOf(counts map[int32]int64) spans {
+	idx := make([]int32, 0, len(counts))
+	for i := range counts {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	var b spanBuilder
+	for _, i := range idx {
+		b.write(i, counts[i])
+	}
+	return b.result()
 }

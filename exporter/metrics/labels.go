@@ -10,20 +10,18 @@ import (
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
-// Label pairs are built once per key (and once per key and partition), sorted
-// by name as the registry wants them, and shared by every series and scrape:
+// Label pairs are built once per key, sorted by name as the registry wants them, and shared by every series and scrape:
 // a scrape allocates no label pairs. They are never modified once built.
 
 // Names of the labels kwindow adds to the group-by dimensions.
 var (
-	partitionName = "partition"
-	className     = "class"
-	measureName   = "measure"
-	quantileName  = config.QuantileLabel
-	clientValue   = "client"
-	serverValue   = "server"
-	clientPair    = &dto.LabelPair{Name: &className, Value: &clientValue}
-	serverPair    = &dto.LabelPair{Name: &className, Value: &serverValue}
+	className    = "class"
+	measureName  = "measure"
+	quantileName = config.QuantileLabel
+	clientValue  = "client"
+	serverValue  = "server"
+	clientPair   = &dto.LabelPair{Name: &className, Value: &clientValue}
+	serverPair   = &dto.LabelPair{Name: &className, Value: &serverValue}
 )
 
 // keyLabels are the label pairs of one group key.
@@ -36,12 +34,9 @@ type keyLabels struct {
 	// quantiles holds, per window quantile of the aggregation (in the order of
 	// aggView.qpairs), pairs with the quantile label added.
 	quantiles [][]*dto.LabelPair
-}
-
-// partLabels are the label pairs of a key's series of one partition.
-type partLabels struct {
-	plain          []*dto.LabelPair // dimensions and partition
-	client, server []*dto.LabelPair // and class, when the aggregation counts errors
+	// client and server are the pairs with the class label added, when the
+	// aggregation counts errors.
+	client, server []*dto.LabelPair
 }
 
 // dimLayout is how an aggregation's dimensions sort by name.
@@ -62,7 +57,7 @@ func newDimLayout(groupBy []string) dimLayout {
 	for _, i := range l.order {
 		l.names = append(l.names, groupBy[i])
 	}
-	for _, extra := range []string{partitionName, className, measureName, quantileName} {
+	for _, extra := range []string{className, measureName, quantileName} {
 		l.after[extra] = len(l.names) == 0 || extra > l.names[len(l.names)-1]
 	}
 	return l
@@ -71,7 +66,7 @@ func newDimLayout(groupBy []string) dimLayout {
 // newKeyLabels decodes an encoded group key into its label pairs. A key that
 // does not decode to one value per dimension (never written by the engine) gets
 // empty values for the missing ones, so its series stay well-formed.
-func (l *dimLayout) newKeyLabels(group string, measures, quantiles []*dto.LabelPair) *keyLabels {
+func (l *dimLayout) newKeyLabels(group string, measures, quantiles []*dto.LabelPair, errors bool) *keyLabels {
 	raw, _ := store.SplitGroup([]byte(group))
 	k := &keyLabels{vals: make([]string, len(l.order))}
 	for i := range k.vals {
@@ -87,6 +82,9 @@ func (l *dimLayout) newKeyLabels(group string, measures, quantiles []*dto.LabelP
 	}
 	k.measures = withEach(k.pairs, measures)
 	k.quantiles = withEach(k.pairs, quantiles)
+	if errors {
+		k.client, k.server = withPairs(k.pairs, clientPair), withPairs(k.pairs, serverPair)
+	}
 	return k
 }
 

@@ -96,9 +96,9 @@ func gatherText(t *testing.T, c prometheus.Collector) string {
 	return b.String()
 }
 
-// TestExposition: two partitions publish parts of the same window of /a; the
-// window gauges merge them, the counters stay per partition. Compared with a
-// golden file (go test -update rewrites it).
+// TestExposition: /a belongs to partition 0 and /b to partition 1, as stage 2
+// routes keys; each key has one series per family, without a partition label.
+// Compared with a golden file (go test -update rewrites it).
 func TestExposition(t *testing.T) {
 	v := NewView(testConfig(t))
 	v.now = func() time.Time { return time.Unix(1795341700, 0) }
@@ -106,10 +106,10 @@ func TestExposition(t *testing.T) {
 	v.Active(0, 0, []engine.Change{withKey(total(10, 1, 2, 20), a)})
 	v.Active(1, 0, nil)
 	v.Committed([]stream.Commit{
-		{Partition: 0, StreamTime: 2 * minute, Closed: []engine.Change{withKey(window(0, 6, 1, 10), a), withKey(window(0, 5, 0, 5), b)},
-			Totals: []engine.Change{withKey(total(16, 1, 3, 10), a), withKey(total(5, 0, 0, 5), b)}},
-		{Partition: 1, StreamTime: 2 * minute, Closed: []engine.Change{withKey(window(0, 4, 3, 40), a)},
-			Totals: []engine.Change{withKey(total(4, 0, 3, 40), a)}},
+		{Partition: 0, StreamTime: 2 * minute, Closed: []engine.Change{withKey(window(0, 10, 4, 10), a)},
+			Totals: []engine.Change{withKey(total(16, 1, 3, 10), a)}},
+		{Partition: 1, StreamTime: 2 * minute, Closed: []engine.Change{withKey(window(0, 5, 0, 5), b)},
+			Totals: []engine.Change{withKey(total(5, 0, 0, 5), b)}},
 	})
 	got := gatherText(t, NewCollector(v))
 	golden := filepath.Join("testdata", "exposition.txt")
@@ -125,19 +125,25 @@ func TestExposition(t *testing.T) {
 	if got != string(want) {
 		t.Errorf("exposition differs from %s (go test -update rewrites it):\n%s", golden, got)
 	}
-	// What a user checks: the merged window of /a counts 10 events, 4 of them 5xx;
-	// /b had no errors and says 0, not nothing.
+	// What a user checks: the window of /a counts 10 events, 4 of them 5xx; /b
+	// had no errors and says 0, not nothing; one counter per key.
 	for _, line := range []string{
 		`kwindow_endpoint_1m_window_requests{endpoint="/a"} 10`,
 		`kwindow_endpoint_1m_window_error_ratio{endpoint="/a"} 0.4`,
 		`kwindow_endpoint_1m_window_error_ratio{endpoint="/b"} 0`,
-		`kwindow_endpoint_1m_requests_total{endpoint="/a",partition="0"} 16`,
-		`kwindow_endpoint_1m_requests_total{endpoint="/a",partition="1"} 4`,
-		`kwindow_endpoint_1m_errors_total{class="server",endpoint="/a",partition="1"} 3`,
+		`kwindow_endpoint_1m_requests_total{endpoint="/a"} 16`,
+		`kwindow_endpoint_1m_requests_total{endpoint="/b"} 5`,
+		`kwindow_endpoint_1m_errors_total{class="server",endpoint="/a"} 3`,
+		`kwindow_endpoint_1m_errors_total{class="server",endpoint="/b"} 0`,
+		`kwindow_endpoint_1m_latency_seconds_count{endpoint="/b"} 5`,
+		`kwindow_window_split_keys{aggregation="endpoint_1m"} 0`,
 	} {
 		if !strings.Contains(got, line+"\n") {
 			t.Errorf("exposition lacks %s", line)
 		}
+	}
+	if strings.Contains(got, "partition=") {
+		t.Errorf("exposition has a partition label:\n%s", got)
 	}
 }
 
@@ -200,7 +206,8 @@ func TestAnomalyScores(t *testing.T) {
 }
 
 // TestHygiene: a key with no window for idle_windows windows disappears; a
-// partition that leaves takes its counters along.
+// partition that leaves takes its keys along, counters and window gauges: its
+// new owner exports them.
 func TestHygiene(t *testing.T) {
 	v := NewView(testConfig(t))
 	a, b := group("/a"), group("/b")
@@ -221,8 +228,8 @@ func TestHygiene(t *testing.T) {
 	if text := gatherText(t, c); strings.Contains(text, "requests_total") {
 		t.Errorf("counters of a partition that left are still exported:\n%s", text)
 	}
-	if n := testutil.CollectAndCount(c, "kwindow_endpoint_1m_window_requests"); n != 1 {
-		t.Errorf("%d window gauges, want 1 (/a)", n)
+	if n := testutil.CollectAndCount(c, "kwindow_endpoint_1m_window_requests"); n != 0 {
+		t.Errorf("%d window gauges of a partition that left, want 0", n)
 	}
 }
 
@@ -372,8 +379,8 @@ metrics: {classic_buckets: [0.25, 0.5, 0.75, 1]}
 	text := gatherText(t, NewCollector(v))
 	for _, want := range []string{
 		"# TYPE kwindow_cpu_1m_value histogram\n",
-		`kwindow_cpu_1m_value_bucket{host="a",partition="0",le="0.25"} 1` + "\n",
-		`kwindow_cpu_1m_value_bucket{host="a",partition="0",le="0.75"} 4` + "\n",
+		`kwindow_cpu_1m_value_bucket{host="a",le="0.25"} 1` + "\n",
+		`kwindow_cpu_1m_value_bucket{host="a",le="0.75"} 4` + "\n",
 		"# TYPE kwindow_cpu_1m_window_value gauge\n",
 		`kwindow_cpu_1m_window_value{host="a",q="0.9"} `,
 	} {

@@ -65,7 +65,7 @@ drain:
 	if got, _ := sample(t, text, `kwindow_endpoint_1m_window_requests{endpoint="/a"}`); got != 7 {
 		t.Errorf("window_requests after the commit = %v, want 7", got)
 	}
-	if got, _ := sample(t, text, `kwindow_endpoint_1m_requests_total{endpoint="/a",partition="0"}`); got != 12 {
+	if got, _ := sample(t, text, `kwindow_endpoint_1m_requests_total{endpoint="/a"}`); got != 12 {
 		t.Errorf("requests_total after the commit = %v, want 12", got)
 	}
 }

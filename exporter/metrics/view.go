@@ -34,10 +34,9 @@ type View struct {
 
 	mu   sync.Mutex
 	aggs []*aggView
-	// streamTimes of the partitions this instance runs.
+	// streamTimes of the stage-2 partitions this instance runs.
 	streamTimes map[int32]int64
-	partPairs   map[int32]*dto.LabelPair // the partition label of each partition
-	hists       histBuilder              // scratch
+	hists       histBuilder // scratch
 }
 
 type aggView struct {
@@ -73,7 +72,8 @@ type aggView struct {
 
 	lastClose time.Time // wall time a window last closed here, zero until one has
 	forced    uint64    // windows exported before every local partition had closed them
-	late      uint64    // partial results that arrived after their window was exported
+	late      uint64    // window results that arrived after their window was exported
+	split     int       // keys reported by more than one partition (should stay 0)
 }
 
 type measure struct {
@@ -87,10 +87,14 @@ type keyView struct {
 	pos    int // index in aggView.list, -1 once dropped
 	group  string
 	labels *keyLabels
-	totals []*partTotal // running totals by partition, sorted by partition label
-	// pending are the closed windows not yet complete here (a local partition has
-	// not closed them yet), partial results of the local partitions merged, by
-	// close time.
+	// owners are the partitions that reported the key, sorted: one, since a key
+	// belongs to one stage-2 partition. Should a key ever be reported by two,
+	// the view sums them (aggView.split counts such keys).
+	owners []int32
+	totals []*partTotal // running totals by partition, sorted by partition
+	total  *partTotal   // their sum, what is exported; nil without totals
+	// pending are the closed windows not yet complete here (a local partition,
+	// maybe not the key's, has not closed them yet), by close time.
 	pending   []pendingWindow
 	doneClose int64    // close time of the newest complete window, MinInt64 if none
 	latest    *winSnap // the newest complete window, nil if none
@@ -102,15 +106,14 @@ type keyView struct {
 // keySnap is what Collect reads of a key: immutable once published.
 type keySnap struct {
 	labels *keyLabels
-	totals []*partTotal
+	total  *partTotal
 	latest *winSnap
 }
 
-// partTotal is a key's running total on one partition: immutable.
+// partTotal is a key's running total as a partition reported it, or the sum of
+// several (keyView.total): immutable.
 type partTotal struct {
 	partition             int32
-	label                 string // partition label value
-	labels                *partLabels
 	count, client, server float64
 	hist                  hist
 	hasHist               bool // the aggregation has quantiles and the total a sketch
@@ -119,7 +122,7 @@ type partTotal struct {
 // NewView returns an empty view for cfg.
 func NewView(cfg *config.Config) *View {
 	v := &View{cfg: cfg, now: time.Now, schema: sketchSchema(cfg), classic: slices.Clone(cfg.Metrics.ClassicBuckets),
-		streamTimes: map[int32]int64{}, partPairs: map[int32]*dto.LabelPair{}}
+		streamTimes: map[int32]int64{}}
 	for i := range cfg.Aggregations {
 		a := &cfg.Aggregations[i]
 		s := a.WindowSpec()
@@ -178,7 +181,7 @@ func (av *aggView) key(group string) *keyView {
 	if k := av.keys[group]; k != nil {
 		return k
 	}
-	k := &keyView{pos: len(av.list), group: group, labels: av.layout.newKeyLabels(group, av.mpairs, av.qpairs),
+	k := &keyView{pos: len(av.list), group: group, labels: av.layout.newKeyLabels(group, av.mpairs, av.qpairs, av.errors),
 		doneClose: math.MinInt64, last: math.MinInt64, anomaly: make([]ewma, len(av.measures))}
 	av.keys[group] = k
 	av.list = append(av.list, k)
@@ -203,6 +206,9 @@ func (av *aggView) drop(k *keyView) {
 	av.list[last], av.snaps[last] = nil, nil
 	av.list, av.snaps = av.list[:last], av.snaps[:last]
 	k.pos = -1
+	if len(k.owners) > 1 {
+		av.split--
+	}
 	delete(av.keys, k.group)
 	delete(av.waiting, k)
 }
@@ -218,7 +224,21 @@ func (v *View) Active(partition int32, streamTime int64, totals []engine.Change)
 	v.settle()
 }
 
-// Inactive implements stream.Sink.
+// own records that partition reported k.
+func (av *aggView) own(k *keyView, partition int32) {
+	i, found := slices.BinarySearch(k.owners, partition)
+	if found {
+		return
+	}
+	k.owners = slices.Insert(k.owners, i, partition)
+	if len(k.owners) == 2 {
+		av.split++
+	}
+}
+
+// Inactive implements stream.Sink. The keys of the partition leave with it, their
+// window gauges and anomaly history too: the partition's new owner exports them,
+// and no key is exported by two instances.
 func (v *View) Inactive(partition int32) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -226,19 +246,27 @@ func (v *View) Inactive(partition int32) {
 	for _, av := range v.aggs {
 		for i := len(av.list) - 1; i >= 0; i-- {
 			k := av.list[i]
-			j := slices.IndexFunc(k.totals, func(t *partTotal) bool { return t.partition == partition })
-			if j < 0 {
+			j, found := slices.BinarySearch(k.owners, partition)
+			if !found {
 				continue
 			}
-			k.totals = slices.Delete(k.totals, j, j+1)
-			if len(k.totals) == 0 && k.latest == nil && len(k.pending) == 0 {
-				av.drop(k) // nothing left to export
+			if len(k.owners) == 1 {
+				av.drop(k)
 				continue
+			}
+			// A key reported by several partitions keeps the others' part.
+			k.owners = slices.Delete(k.owners, j, j+1)
+			if len(k.owners) == 1 {
+				av.split--
+			}
+			if j := slices.IndexFunc(k.totals, func(t *partTotal) bool { return t.partition == partition }); j >= 0 {
+				k.totals = slices.Delete(k.totals, j, j+1)
+				k.total = sumTotals(k.totals)
 			}
 			av.markDirty(k)
 		}
 	}
-	// Windows the partition could still have added to are complete without it.
+	// Windows the partition could still have closed are complete without it.
 	v.settle()
 }
 
@@ -247,8 +275,8 @@ func (v *View) Committed(commits []stream.Commit) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := v.now()
-	// Stream times first: the partial results of one call are all committed, so
-	// a window may complete with results from later commits of the same call.
+	// Stream times first: the results of one call are all committed, so a window
+	// may complete with results from later commits of the same call.
 	for _, c := range commits {
 		v.streamTimes[c.Partition] = c.StreamTime
 	}
@@ -257,7 +285,7 @@ func (v *View) Committed(commits []stream.Commit) {
 			v.setTotal(c.Partition, &c.Totals[i])
 		}
 		for i := range c.Closed {
-			v.addPartial(&c.Closed[i], now)
+			v.addWindow(c.Partition, &c.Closed[i], now)
 		}
 	}
 	v.settle()
@@ -286,7 +314,7 @@ func (v *View) settle() {
 		for _, k := range av.dirty {
 			k.dirty = false
 			if k.pos >= 0 {
-				av.snaps[k.pos] = &keySnap{labels: k.labels, totals: slices.Clone(k.totals), latest: k.latest}
+				av.snaps[k.pos] = &keySnap{labels: k.labels, total: k.total, latest: k.latest}
 			}
 		}
 		clear(av.dirty)
@@ -321,6 +349,7 @@ func (v *View) setTotal(partition int32, c *engine.Change) {
 		}
 		k = av.key(c.Group)
 	}
+	av.own(k, partition)
 	k.last = max(k.last, c.Value.Last)
 	a := c.Value.Agg
 	t := &partTotal{partition: partition, count: float64(a.Count), client: float64(a.ClientErrors), server: float64(a.ServerErrors)}
@@ -334,33 +363,39 @@ func (v *View) setTotal(partition int32, c *engine.Change) {
 		}
 		t.hasHist = true
 	}
-	pair := v.partPair(partition)
-	t.label = pair.GetValue()
-	i, found := slices.BinarySearchFunc(k.totals, t.label, func(x *partTotal, label string) int {
-		return cmp.Compare(x.label, label)
-	})
+	i, found := slices.BinarySearchFunc(k.totals, partition, func(x *partTotal, p int32) int { return cmp.Compare(x.partition, p) })
 	if found {
-		t.labels = k.totals[i].labels
 		k.totals[i] = t
 	} else {
-		t.labels = &partLabels{plain: withPairs(k.labels.pairs, pair)}
-		if av.errors {
-			t.labels.client = withPairs(k.labels.pairs, clientPair, pair)
-			t.labels.server = withPairs(k.labels.pairs, serverPair, pair)
-		}
 		k.totals = slices.Insert(k.totals, i, t)
 	}
+	k.total = sumTotals(k.totals)
 	av.markDirty(k)
 }
 
-func (v *View) partPair(p int32) *dto.LabelPair {
-	pair := v.partPairs[p]
-	if pair == nil {
-		value := strconv.Itoa(int(p))
-		pair = &dto.LabelPair{Name: &partitionName, Value: &value}
-		v.partPairs[p] = pair
+// sumTotals is the total a key exports: its one partition's, or, should it have
+// several, their sum.
+func sumTotals(ts []*partTotal) *partTotal {
+	switch len(ts) {
+	case 0:
+		return nil
+	case 1:
+		return ts[0]
 	}
-	return pair
+	sum := &partTotal{partition: -1}
+	var hists []*hist
+	for _, t := range ts {
+		sum.count += t.count
+		sum.client += t.client
+		sum.server += t.server
+		if t.hasHist {
+			hists = append(hists, &t.hist)
+		}
+	}
+	if len(hists) > 0 {
+		sum.hist, sum.hasHist = sumHists(hists), true
+	}
+	return sum
 }
 
 // LastClose is the wall time a window of aggregation i last closed here, the
@@ -378,6 +413,7 @@ type aggSnapshot struct {
 	missingCheck bool // keys whose window is older than newestStart had no event in it
 	lastClose    time.Time
 	forced, late uint64
+	split        int
 }
 
 // snapshot copies, under the lock, the pointers Collect needs.
@@ -387,7 +423,7 @@ func (v *View) snapshot() []aggSnapshot {
 	out := make([]aggSnapshot, len(v.aggs))
 	for i, av := range v.aggs {
 		out[i] = aggSnapshot{keys: slices.Clone(av.snaps), newestStart: av.newest.Start, missingCheck: av.aligned && av.hasNewest,
-			lastClose: av.lastClose, forced: av.forced, late: av.late}
+			lastClose: av.lastClose, forced: av.forced, late: av.late, split: av.split}
 	}
 	return out
 }

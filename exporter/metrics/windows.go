@@ -12,25 +12,29 @@ import (
 	win "github.com/kwindow/kwindow/exporter/window"
 )
 
-// A key's window gauges and anomaly scores show only windows complete on this
-// instance: closed by every local partition (its committed stream time has
-// passed the window's close time, window.Spec.CloseTime), or by every partition
-// still local. Until then the partial results of the partitions that closed it
-// wait, merged, in the key's pending windows; complete windows are exported and
+// Every key belongs to one stage-2 partition, whose closed windows are final
+// (global) results. The window gauges and anomaly scores still show only windows
+// complete on this instance: closed by every local partition (its committed
+// stream time has passed the window's close time, window.Spec.CloseTime), or by
+// every partition still local. The local partitions' stream times differ
+// slightly, and this keeps the keys of one instance on the same window: a key
+// with no event in the newest complete window exports a count of 0, which must
+// not happen because another partition got there first. Until then a key's
+// closed windows wait in its pending windows; complete windows are exported and
 // scored once each, in window order.
 
 // maxPending bounds the closed windows a key keeps waiting for a local partition
-// that lags behind: when a fifth arrives, the oldest is exported and scored as it
-// is (without the lagging partition's part) and counted in
-// kwindow_window_forced_total, so a partition that never catches up costs at most
-// maxPending windows per key.
+// that lags behind (one catching up after a restore, say): when a fifth arrives,
+// the oldest is exported and scored before that partition has closed it, and
+// counted in kwindow_window_forced_total, so a partition that never catches up
+// costs at most maxPending windows per key.
 const maxPending = 4
 
 type pendingWindow struct {
 	w     win.Window
 	close int64
 	agg   *aggregate.Aggregate
-	owned bool // agg is the view's copy, not the engine's final result
+	owned bool // agg is the view's copy (a key reported by two partitions), not the engine's final result
 }
 
 // winSnap is the newest complete window of a key as exported: immutable.
@@ -46,9 +50,9 @@ type winSnap struct {
 	hasScore []bool
 }
 
-// addPartial adds one partition's result of a closed window to the key's
+// addWindow adds a partition's final result of a closed window to the key's
 // pending windows.
-func (v *View) addPartial(r *engine.Change, now time.Time) {
+func (v *View) addWindow(partition int32, r *engine.Change, now time.Time) {
 	if r.Agg < 0 || r.Agg >= len(v.aggs) || r.Value.Agg == nil {
 		return
 	}
@@ -62,12 +66,13 @@ func (v *View) addPartial(r *engine.Change, now time.Time) {
 		}
 		k = av.key(r.Group)
 	}
+	av.own(k, partition)
 	k.last = max(k.last, r.Value.Last)
 	w := win.Window{Start: r.Start, End: r.Value.End}
 	ct := av.closeTime(w)
 	if ct <= k.doneClose {
-		// Its window was exported and scored already: a partition that joined
-		// this instance behind the others closed it after the rest.
+		// Its window was exported and scored already (forced, or the key's
+		// window from a second partition).
 		av.late++
 		return
 	}
@@ -81,6 +86,7 @@ func (v *View) addPartial(r *engine.Change, now time.Time) {
 		return cmp.Compare(p.w.End, w.End)
 	})
 	if found {
+		// Only for a key reported by two partitions: sum them.
 		p := &k.pending[i]
 		if !p.owned {
 			p.agg, p.owned = p.agg.Clone(), true // the engine's result is never modified
