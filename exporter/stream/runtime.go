@@ -60,10 +60,10 @@ type Runtime struct {
 	aggIndex        map[string]int // aggregation name → index
 	partitions      int32          // of the input topic: stage-1 tasks, and the sources stage 2 waits for
 	repParts        int32          // of the repartition topic and the changelogs: stage-2 tasks
-	outParts   int32 // of the output, dead-letter and late topics (0: disabled)
-	dlqParts   int32
-	lateParts  int32
-	copyLimit  int // largest dead-letter or late copy the broker accepts, bytes
+	outParts        int32          // of the output, dead-letter and late topics (0: disabled)
+	dlqParts        int32
+	lateParts       int32
+	copyLimit       int // largest dead-letter or late copy the broker accepts, bytes
 
 	cur      atomic.Pointer[session] // the running session, nil between sessions
 	status   atomic.Pointer[string]  // readiness reason; "" when ready

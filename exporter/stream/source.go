@@ -40,8 +40,8 @@ type source struct {
 	invalid    map[event.Reason]uint64
 	skipped    [numSkips]uint64
 	processed  uint64
-	deltas     int // repartition records of this transaction
-	deltaBytes int // and their key and value bytes
+	deltas     int       // repartition records of this transaction
+	deltaBytes int       // and their key and value bytes
 	shippedNow bool      // this transaction ships the watermark
 	shipped    time.Time // wall time of the last committed watermark
 
