@@ -7,6 +7,7 @@ import (
 
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/internal/windowref"
 )
 
 // lateEvents are inOrderEvents with one in 25 set back by 20 to 40 s or by 70 to
@@ -35,7 +36,7 @@ func lateEvents(seed uint64, n int) []*event.Event {
 }
 
 // TestLateness: events late at stage 1 (by the rules, computed from each input
-// partition's own stream time in reference.refLate) are counted late, and only
+// partition's own stream time in windowref.Late) are counted late, and only
 // they; they reach the running totals, and of the windows only those still open
 // at stage 1 (hopping), none for sliding and session; stage 2 never merges a part
 // late. It needs sliding events late by the stage-1 rule and not by Kafka Streams'
@@ -69,11 +70,11 @@ func TestLateness(t *testing.T) {
 				band := 0    // sliding events late at stage 1, not by Kafka Streams' rule
 				for _, e := range p.processed {
 					for _, a := range cfg.Aggregations[1:3] {
-						if refLate(&a, e.ev.Time, e.s) && !refLateAll(&a, e.ev.Time, e.s) {
+						if windowref.Late(&a, e.Time, e.StreamTime) && !refLateAll(&a, e.Time, e.StreamTime) {
 							partial++
 						}
 					}
-					if refLate(sliding, e.ev.Time, e.s) && !refLateKafka(sliding, e.ev.Time, e.s) {
+					if windowref.Late(sliding, e.Time, e.StreamTime) && !refLateKafka(sliding, e.Time, e.StreamTime) {
 						band++
 					}
 				}
@@ -99,6 +100,6 @@ func refLateKafka(a *config.Aggregation, t, s int64) bool {
 // windows at stream time s.
 func refLateAll(a *config.Aggregation, t, s int64) bool {
 	size, adv := a.Window.Size.Millis(), a.Window.Advance.Millis()
-	last := floorDiv(t, adv) * adv // the latest window of t closes last
+	last := t / adv * adv // the latest window of t closes last (t > 0 here)
 	return last+size+a.Grace.Millis() <= s
 }

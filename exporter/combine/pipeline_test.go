@@ -12,6 +12,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/internal/windowref"
 	"github.com/kwindow/kwindow/exporter/sketch"
 )
 
@@ -111,15 +112,15 @@ type pipeline struct {
 	stores    []map[string]aggregate.Value // per engine: running totals, as committed
 	queues    [][]record                   // per repartition partition, in produce order
 	marks     [][]int64                    // per repartition partition, per source: latest watermark
-	results   map[resultKey]aggregate.Value
+	results   map[windowref.Key]aggregate.Value
 	dupes     int
 	inLate    []uint64 // per aggregation: events Process reported late
-	processed []refEvent
+	processed []windowref.Event
 	maxTime   []int64 // per input partition: the largest event time so far
 }
 
 func newPipeline(t testing.TB, cfg *config.Config, inputs, repartitions int) *pipeline {
-	p := &pipeline{t: t, cfg: cfg, results: map[resultKey]aggregate.Value{}, inLate: make([]uint64, len(cfg.Aggregations))}
+	p := &pipeline{t: t, cfg: cfg, results: map[windowref.Key]aggregate.Value{}, inLate: make([]uint64, len(cfg.Aggregations))}
 	for range inputs {
 		p.combiners = append(p.combiners, New(cfg))
 		p.maxTime = append(p.maxTime, math.MinInt64)
@@ -160,9 +161,9 @@ func (p *pipeline) process(in int, evs []*event.Event) []uint64 {
 		if c.StreamTime() != s {
 			p.t.Fatalf("stream time %d, want %d", c.StreamTime(), s)
 		}
-		p.processed = append(p.processed, refEvent{ev, s})
+		p.processed = append(p.processed, windowref.Event{Event: ev, StreamTime: s})
 		for a := range p.inLate {
-			want := refLate(&p.cfg.Aggregations[a], ev.Time, s)
+			want := windowref.Late(&p.cfg.Aggregations[a], ev.Time, s)
 			if got := masks[i]&(1<<a) != 0; got != want {
 				p.t.Errorf("%s: event at %d processed at %d: late %v, want %v", p.cfg.Aggregations[a].Name, ev.Time, s, got, want)
 			}
@@ -236,7 +237,7 @@ func (p *pipeline) drain() {
 			}
 		}
 		for _, ch := range f.Closed {
-			k := resultKey{p.cfg.Aggregations[ch.Agg].Name, ch.Group, ch.Start, ch.Value.End}
+			k := windowref.Key{Agg: p.cfg.Aggregations[ch.Agg].Name, Group: ch.Group, Start: ch.Start, End: ch.Value.End}
 			if _, ok := p.results[k]; ok {
 				p.dupes++
 			}
@@ -271,15 +272,15 @@ func (p *pipeline) run(inputs [][]*event.Event, every []int) [][]uint64 {
 }
 
 // totals returns the running totals every engine committed.
-func (p *pipeline) totals() map[[2]string]aggregate.Value {
-	out := map[[2]string]aggregate.Value{}
+func (p *pipeline) totals() map[windowref.TotalKey]aggregate.Value {
+	out := map[windowref.TotalKey]aggregate.Value{}
 	for r, st := range p.stores {
 		for k, v := range st {
 			var ai int
 			var group string
 			fmt.Sscanf(k, "%d|", &ai)
 			group = k[len(fmt.Sprint(ai))+1:]
-			tk := [2]string{p.cfg.Aggregations[ai].Name, group}
+			tk := windowref.TotalKey{Agg: p.cfg.Aggregations[ai].Name, Group: group}
 			if _, ok := out[tk]; ok {
 				p.t.Errorf("total of %q in two stage-2 partitions (%d and another)", tk, r)
 			}
@@ -292,34 +293,35 @@ func (p *pipeline) totals() map[[2]string]aggregate.Value {
 // check compares what the pipeline produced with the reference.
 func (p *pipeline) check(name string) {
 	t := p.t
-	windows, totals, late := reference(t.(*testing.T), p.cfg, p.processed)
+	ref := windowref.Compute(p.cfg, p.processed)
+	windows, late := ref.Windows, ref.Late
 	if p.dupes != 0 {
 		t.Errorf("%s: %d windows published more than once", name, p.dupes)
 	}
 	for k, want := range windows {
 		got, ok := p.results[k]
 		if !ok {
-			t.Errorf("%s: window %s %q [%d,%d) missing", name, k.agg, k.group, k.start, k.end)
+			t.Errorf("%s: window %s %q [%d,%d) missing", name, k.Agg, k.Group, k.Start, k.End)
 			continue
 		}
-		compare(t, fmt.Sprintf("%s: window %s %q [%d,%d)", name, k.agg, k.group, k.start, k.end), got, want)
+		compare(t, fmt.Sprintf("%s: window %s %q [%d,%d)", name, k.Agg, k.Group, k.Start, k.End), got, want)
 	}
 	for k := range p.results {
 		if _, ok := windows[k]; !ok {
-			t.Errorf("%s: unexpected window %s %q [%d,%d) (%d events)", name, k.agg, k.group, k.start, k.end, p.results[k].Agg.Count)
+			t.Errorf("%s: unexpected window %s %q [%d,%d) (%d events)", name, k.Agg, k.Group, k.Start, k.End, p.results[k].Agg.Count)
 		}
 	}
 	gotTotals := p.totals()
-	for k, want := range totals {
+	for k, want := range ref.Totals {
 		got, ok := gotTotals[k]
 		if !ok {
-			t.Errorf("%s: total of %s %q missing", name, k[0], k[1])
+			t.Errorf("%s: total of %s %q missing", name, k.Agg, k.Group)
 			continue
 		}
-		compare(t, fmt.Sprintf("%s: total of %s %q", name, k[0], k[1]), got, want)
+		compare(t, fmt.Sprintf("%s: total of %s %q", name, k.Agg, k.Group), got, want)
 	}
-	if len(gotTotals) != len(totals) {
-		t.Errorf("%s: %d totals, want %d", name, len(gotTotals), len(totals))
+	if len(gotTotals) != len(ref.Totals) {
+		t.Errorf("%s: %d totals, want %d", name, len(gotTotals), len(ref.Totals))
 	}
 	for i := range p.cfg.Aggregations {
 		var st Stats
@@ -339,29 +341,26 @@ func (p *pipeline) check(name string) {
 
 // compare checks an aggregate against the reference: counts exact, sum to
 // rounding, min, max and latest time exact, quantiles within the sketch's bound.
-func compare(t testing.TB, what string, got aggregate.Value, want *refAgg) {
+func compare(t testing.TB, what string, got aggregate.Value, want *windowref.Agg) {
 	t.Helper()
 	a := got.Agg
-	if a.Count != want.count || a.ClientErrors != want.client || a.ServerErrors != want.server || a.Values != want.values {
+	if a.Count != want.Count || a.ClientErrors != want.ClientErrors || a.ServerErrors != want.ServerErrors || a.Values != want.Values {
 		t.Errorf("%s: counts %d/%d/%d/%d, want %d/%d/%d/%d", what, a.Count, a.ClientErrors, a.ServerErrors, a.Values,
-			want.count, want.client, want.server, want.values)
+			want.Count, want.ClientErrors, want.ServerErrors, want.Values)
 		return
 	}
-	if math.Abs(a.Sum-want.sum) > 1e-9*math.Abs(want.sum)+1e-12 || a.Min != want.min || a.Max != want.max {
-		t.Errorf("%s: sum/min/max %v/%v/%v, want %v/%v/%v", what, a.Sum, a.Min, a.Max, want.sum, want.min, want.max)
+	if math.Abs(a.Sum-want.Sum) > 1e-9*math.Abs(want.Sum)+1e-12 || a.Min != want.Min || a.Max != want.Max {
+		t.Errorf("%s: sum/min/max %v/%v/%v, want %v/%v/%v", what, a.Sum, a.Min, a.Max, want.Sum, want.Min, want.Max)
 	}
-	if got.Last != want.last {
-		t.Errorf("%s: last %d, want %d", what, got.Last, want.last)
+	if got.Last != want.Last {
+		t.Errorf("%s: last %d, want %d", what, got.Last, want.Last)
 	}
-	if a.Sketch == nil || len(want.vals) == 0 {
+	if a.Sketch == nil || len(want.Vals) == 0 {
 		return
 	}
-	vals := slices.Clone(want.vals)
-	slices.Sort(vals)
 	bound := sketch.RelativeError(a.Sketch.Schema())
 	for _, q := range []float64{0.01, 0.5, 0.9, 0.99} {
-		rank := min(max(int(math.Ceil(q*float64(len(vals)))), 1), len(vals))
-		exact, est := vals[rank-1], a.Quantile(q)
+		exact, est := want.Quantile(q), a.Quantile(q)
 		if math.Abs(est-exact) > bound*math.Abs(exact)+1e-15 {
 			t.Errorf("%s: q%v = %v, exact %v: beyond the sketch's bound %v", what, q, est, exact, bound)
 		}
@@ -379,7 +378,7 @@ func TestPipeline(t *testing.T) {
 	}
 	events := inOrderEvents(1, n)
 	cfg := testConfig(t)
-	var first map[resultKey]aggregate.Value
+	var first map[windowref.Key]aggregate.Value
 	for _, inputs := range []int{1, 6} {
 		for _, pt := range partitioners {
 			for _, reps := range []int{1, 3, 6} {
