@@ -14,11 +14,10 @@ import (
 // reservedLabels are the label names kwindow or Prometheus set beside the
 // dimensions, with the reason a dimension cannot take them.
 var reservedLabels = map[string]string{
-	"partition": "kwindow adds the partition label to the per-partition counters and histograms (kwindow_<aggregation>_requests_total and others)",
-	"class":     "kwindow adds the class label (client, server) to kwindow_<aggregation>_errors_total",
-	"quantile":  "Prometheus reserves the quantile label for summaries (promtool check metrics flags it on any other metric)",
-	"le":        "kwindow adds the le label to histogram buckets",
-	"measure":   "kwindow adds the measure label to kwindow_<aggregation>_anomaly_score",
+	"class":    "kwindow adds the class label (client, server) to kwindow_<aggregation>_errors_total",
+	"quantile": "Prometheus reserves the quantile label for summaries (promtool check metrics flags it on any other metric)",
+	"le":       "kwindow adds the le label to histogram buckets",
+	"measure":  "kwindow adds the measure label to kwindow_<aggregation>_anomaly_score",
 	"aggregation": "kwindow's own metrics (kwindow_late_records_total and others) and alerts " +
 		"use the aggregation label to name an aggregation",
 	"instance": "Prometheus sets the instance label on every scraped series (the dimension would be renamed exported_instance, and the recording rules sum over instance)",

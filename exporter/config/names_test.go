@@ -31,7 +31,6 @@ func TestReservedDimensionNames(t *testing.T) {
 		}
 	}
 	f("le", "kwindow adds the le label to histogram buckets")
-	f("partition", "kwindow adds the partition label to the per-partition counters and histograms (kwindow_<aggregation>_requests_total and others)")
 	f("class", "kwindow adds the class label (client, server) to kwindow_<aggregation>_errors_total")
 	f("quantile", "Prometheus reserves the quantile label for summaries (promtool check metrics flags it on any other metric)")
 	f("measure", "kwindow adds the measure label to kwindow_<aggregation>_anomaly_score")
@@ -51,7 +50,7 @@ func TestReservedDimensionNames(t *testing.T) {
 	}
 	// Names that only look like reserved ones are fine: labels are case-sensitive,
 	// and only the exact names and the __ prefix are taken.
-	for _, ok := range []string{"Le", "LE", "le_", "_le", "partitions", "partition_id", "Class", "quantiles", "_", "_x", "x__", "job_name", "instance_id", "region"} {
+	for _, ok := range []string{"Le", "LE", "le_", "_le", "partition", "partitions", "partition_id", "Class", "quantiles", "_", "_x", "x__", "job_name", "instance_id", "region"} {
 		if _, err := Parse("k.yml", []byte(dimsConfig("endpoint", ok))); err != nil {
 			t.Errorf("dimension %q refused: %v", ok, err)
 		}

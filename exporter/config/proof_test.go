@@ -71,14 +71,9 @@ func TestReservedLabelsBreakMetrics(t *testing.T) {
 		return nil, gatherErr, b.String()
 	}
 
-	// partition: kwindow_A_requests_total{dims, partition} (and errors_total,
-	// latency_seconds): duplicate label, invalid descriptor, panic at start.
-	d := prometheus.NewDesc("kwindow_a_requests_total", "h", []string{"partition", "partition"}, nil)
-	if err, _, _ := register(d, nil); err == nil || !strings.Contains(err.Error(), "duplicate label names") {
-		t.Errorf("partition: registration error %v, want duplicate label names", err)
-	}
-	// class: kwindow_A_errors_total{dims, partition, class}.
-	d = prometheus.NewDesc("kwindow_a_errors_total", "h", []string{"class", "partition", "class"}, nil)
+	// class: kwindow_A_errors_total{dims, class}: duplicate label, invalid
+	// descriptor, panic at start.
+	d := prometheus.NewDesc("kwindow_a_errors_total", "h", []string{"class", "class"}, nil)
 	if err, _, _ := register(d, nil); err == nil || !strings.Contains(err.Error(), "duplicate label names") {
 		t.Errorf("class: registration error %v, want duplicate label names", err)
 	}
@@ -106,12 +101,12 @@ func TestReservedLabelsBreakMetrics(t *testing.T) {
 	if err != nil || len(problems) == 0 || !strings.Contains(problems[0].Text, `"quantile" label`) {
 		t.Errorf("quantile: lint problems %v (%v), want one about the quantile label", problems, err)
 	}
-	// le: kwindow_A_latency_seconds{dims, partition} is a native histogram;
+	// le: kwindow_A_latency_seconds{dims} is a native histogram;
 	// client_golang gathers it, but its text exposition (what Prometheus scrapes
 	// without native histograms, and what promtool checks) carries le twice on
 	// _bucket, and the parse of the whole scrape fails.
-	d = prometheus.NewDesc("kwindow_a_latency_seconds", "h", []string{"le", "partition"}, nil)
-	m, err = prometheus.NewConstNativeHistogram(d, 1, 0.1, map[int]int64{0: 1}, nil, 0, 3, 0, time.Time{}, dim, "0")
+	d = prometheus.NewDesc("kwindow_a_latency_seconds", "h", []string{"le"}, nil)
+	m, err = prometheus.NewConstNativeHistogram(d, 1, 0.1, map[int]int64{0: 1}, nil, 0, 3, 0, time.Time{}, dim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +114,7 @@ func TestReservedLabelsBreakMetrics(t *testing.T) {
 	if regErr != nil || gatherErr != nil {
 		t.Fatalf("le: %v, %v", regErr, gatherErr)
 	}
-	if !strings.Contains(text, `{le="v",partition="0",le="+Inf"}`) {
+	if !strings.Contains(text, `{le="v",le="+Inf"}`) {
 		t.Errorf("le: exposition without the duplicate le:\n%s", text)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
@@ -138,7 +133,7 @@ func TestReservedLabelsBreakMetrics(t *testing.T) {
 	// rules (sum without (instance)) and alerts (labels: aggregation) would merge
 	// or overwrite the dimension. Refused for those reasons (TestReservedDimensionNames).
 
-	for _, name := range []string{"partition", "class", "measure", "quantile", "le", "__x", "instance", "job", "aggregation", QuantileLabel} {
+	for _, name := range []string{"class", "measure", "quantile", "le", "__x", "instance", "job", "aggregation", QuantileLabel} {
 		if _, err := Parse("k.yml", []byte(dimsConfig("endpoint", name))); err == nil {
 			t.Errorf("Parse accepts dimension %q", name)
 		}
@@ -147,12 +142,12 @@ func TestReservedLabelsBreakMetrics(t *testing.T) {
 
 // TestClashingAggregationsBreakRegistration: aggregations x and x_window both
 // export kwindow_x_window_latency_seconds (x's window quantiles {dims, q},
-// x_window's histogram {dims, partition}); the second registration fails
+// x_window's histogram {dims}); the second registration fails
 // (serve.go: panic).
 func TestClashingAggregationsBreakRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	summary := prometheus.NewDesc("kwindow_x_window_latency_seconds", "Quantiles of the values in the last closed x window.", []string{"endpoint", QuantileLabel}, nil)
-	hist := prometheus.NewDesc("kwindow_x_window_latency_seconds", "Distribution of the values counted by x_window.", []string{"endpoint", "partition"}, nil)
+	hist := prometheus.NewDesc("kwindow_x_window_latency_seconds", "Distribution of the values counted by x_window.", []string{"endpoint"}, nil)
 	if err := reg.Register(collector{descs: []*prometheus.Desc{summary}}); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +169,7 @@ func TestKafkaPrefixIsFranzGos(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.Close()
-	agg := prometheus.NewDesc("kwindow_kafka_connect_errors_total", "Error events counted by kafka_connect.", []string{"endpoint", "partition", "class"}, nil)
+	agg := prometheus.NewDesc("kwindow_kafka_connect_errors_total", "Error events counted by kafka_connect.", []string{"endpoint", "class"}, nil)
 	if err := reg.Register(collector{descs: []*prometheus.Desc{agg}}); err == nil {
 		t.Error("kwindow_kafka_connect_errors_total registered next to kprom's")
 	}

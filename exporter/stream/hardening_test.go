@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -259,6 +260,28 @@ func TestFatalErrors(t *testing.T) {
 		var fatal *FatalError
 		if !errors.As(err, &fatal) || !strings.Contains(err.Error(), `the input topic "no-such-topic" does not exist`) {
 			t.Errorf("Run = %v, want a fatal error naming the missing topic", err)
+		}
+	})
+	t.Run("changelog from before global windows", func(t *testing.T) {
+		// The changelogs of a kwindow that aggregated per input partition carry
+		// its stream-time record; their windows are partial results of keys that
+		// now belong to other tasks, so they must not be restored.
+		addr := newCluster(t)
+		cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "state"))
+		adm := kadm.NewClient(client(t, addr))
+		changelog := cfg.ChangelogTopic(cfg.Aggregations[0].Name)
+		if _, err := adm.CreateTopic(context.Background(), partitions, 1, nil, changelog); err != nil {
+			t.Fatal(err)
+		}
+		produce(t, client(t, addr), []*kgo.Record{{Topic: changelog, Partition: 0, Key: []byte("\x00streamtime"), Value: []byte{2}}})
+		rt, err := New(context.Background(), cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = runWithin(t, rt, 30*time.Second)
+		var fatal *FatalError
+		if !errors.As(err, &fatal) || !strings.Contains(err.Error(), "new stream.application_id") {
+			t.Errorf("Run = %v, want a fatal error asking for a new application_id", err)
 		}
 	})
 	t.Run("instance_id shared", func(t *testing.T) {

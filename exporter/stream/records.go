@@ -19,6 +19,10 @@ import (
 // key starting with 0x00 is never one of them.
 var metaKey = []byte("\x00watermarks")
 
+// legacyMetaKey is the stream-time record of a changelog written before global
+// windows (per input partition), which a restore refuses.
+var legacyMetaKey = []byte("\x00streamtime")
+
 // metaValue encodes watermarks: a uvarint count, then varints.
 func metaValue(watermarks []int64) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(watermarks)))

@@ -337,6 +337,7 @@ func (s *session) consumeChangelogs(ctx context.Context, p int32, st store.Store
 	}
 	defer cl.Close()
 	var (
+		fail       error // a record no retry can get past
 		batch      store.Batch
 		done       int64
 		lastReport = rt.now()
@@ -402,6 +403,11 @@ func (s *session) consumeChangelogs(ctx context.Context, p int32, st store.Store
 			if r.Attrs.IsControl() {
 				return
 			}
+			if string(r.Key) == string(legacyMetaKey) && fail == nil {
+				fail = fatalf(fmt.Errorf("%s partition %d offset %d holds a per-partition stream-time record", r.Topic, r.Partition, r.Offset),
+					"the changelogs were written by a kwindow from before global windows, whose state does not carry over: use a new stream.application_id (see the README's Upgrading)")
+				return
+			}
 			if string(r.Key) == string(metaKey) {
 				if w, ok := parseMeta(r.Value); ok {
 					cp.Watermarks = mergeWatermarks(cp.Watermarks, w)
@@ -420,6 +426,9 @@ func (s *session) consumeChangelogs(ctx context.Context, p int32, st store.Store
 				batch.Put(k, r.Value)
 			}
 		})
+		if fail != nil {
+			return fail
+		}
 		if batch.Len() >= restoreBatch {
 			if err := flush(); err != nil {
 				return err
