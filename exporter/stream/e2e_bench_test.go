@@ -64,6 +64,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	const n = 5_000_000
 	addr := benchBroker(b)
 	ends := benchPreload(b, addr, n, 25)
+	inputBytes := topicBytes(b, addr, benchTopic, n)
 	var consumeRate float64
 
 	b.Run("ConsumeOnly", func(b *testing.B) {
@@ -131,6 +132,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 		rate := n / took.Seconds()
 		b.ReportMetric(rate, "events/s")
+		repBytes := gathered(b, reg, "kwindow_repartition_bytes_total", "")
+		b.ReportMetric(repBytes/float64(inputBytes), "repartition_bytes_per_input_byte")
 		if consumeRate > 0 {
 			b.ReportMetric(rate/consumeRate, "ratio_of_consume_only")
 			b.Logf("exactly once: %.0f events/s = %.2f × consume only (%.0f events/s)", rate, rate/consumeRate, consumeRate)
@@ -375,6 +378,31 @@ func benchPreload(b *testing.B, addr string, n, spacingMicros int64) map[int32]i
 	return ends
 }
 
+// topicBytes reads the n records of topic (not measured) and returns the bytes of
+// their keys and values: what the repartition bytes are compared with.
+func topicBytes(b *testing.B, addr, topic string, n int64) int64 {
+	b.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var got, bytes int64
+	for got < n {
+		fs := cl.PollRecords(ctx, 10000)
+		if err := ctx.Err(); err != nil {
+			b.Fatalf("reading %s: %d of %d records: %v", topic, got, n, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			got++
+			bytes += int64(len(r.Key) + len(r.Value))
+		})
+	}
+	return bytes
+}
+
 // listOffsets returns the start and end offsets of topic's partitions.
 func listOffsets(b *testing.B, addr, topic string) (starts, ends map[int32]int64) {
 	b.Helper()
@@ -463,11 +491,44 @@ func (br *benchRuntime) awaitCommitted(b *testing.B, ends map[int32]int64) {
 		offs, err := adm.FetchOffsetsForTopics(ctx, br.cfg.Stream.ApplicationID, br.cfg.Stream.InputTopic)
 		cancel()
 		if err == nil && committedAll(offs, br.cfg.Stream.InputTopic, ends) {
+			br.awaitStage2(b, adm, deadline)
 			return
 		}
 		br.wait(b, 10*time.Millisecond)
 	}
 	b.Fatal("the input offsets were not all committed within 10 minutes")
+}
+
+// awaitStage2 waits, once every input offset is committed, until stage 2 has
+// committed every repartition record stage 1 wrote: then every event is in the
+// stores and every window that can close has been published.
+func (br *benchRuntime) awaitStage2(b *testing.B, adm *kadm.Client, deadline time.Time) {
+	b.Helper()
+	topic := br.cfg.RepartitionTopic()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	listed, err := adm.ListCommittedOffsets(ctx, topic)
+	cancel()
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		b.Fatalf("repartition end offsets: %v", err)
+	}
+	// The last stable offset is one past the commit marker of the last transaction
+	// that wrote the partition; the consumer commits one past the last record it
+	// read, which is the marker's offset (markers are not handed to it).
+	ends := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = max(o.Offset-1, 0) })
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		offs, err := adm.FetchOffsetsForTopics(ctx, br.cfg.Stream.ApplicationID, topic)
+		cancel()
+		if err == nil && committedAll(offs, topic, ends) {
+			return
+		}
+		br.wait(b, 10*time.Millisecond)
+	}
+	b.Fatal("the repartition offsets were not all committed within 10 minutes")
 }
 
 func committedAll(offs kadm.OffsetResponses, topic string, ends map[int32]int64) bool {
