@@ -553,7 +553,7 @@ func (br *benchRuntime) awaitReady(b *testing.B, reg *prometheus.Registry, statu
 			status(why)
 		}
 		if ok {
-			if gathered(b, reg, "kwindow_tasks", "active") == benchPartitions {
+			if gathered(b, reg, "kwindow_tasks", "active") == 2*benchPartitions { // stage 1 and stage 2
 				return readyEarly
 			}
 			readyEarly = true

@@ -84,7 +84,7 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 		streamTime: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "stream_time_timestamp_seconds",
 			Help: "Committed stream time (largest event time seen) per input partition, unix seconds."}, []string{"partition"}),
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "tasks",
-			Help: "Input partitions assigned to this instance, by state."}, []string{"state"}),
+			Help: "Tasks of this instance, by state: a stage-1 task per assigned input partition and a stage-2 task per assigned repartition partition."}, []string{"state"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "consumer_lag",
 			Help: "Records of the input partition past the group's committed offset (end offset minus committed offset), every 10 s."}, []string{"partition"}),
 		storeKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_keys",
