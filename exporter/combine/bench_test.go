@@ -1,7 +1,12 @@
 package combine
 
 import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"testing"
+
+	"github.com/klauspost/compress/s2"
 
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/event"
@@ -36,17 +41,91 @@ func BenchmarkFlushEncode(b *testing.B) {
 	b.ReportMetric(float64(records)/float64(b.N), "records/event")
 }
 
-func benchCombine(b *testing.B, fn func(*Delta)) {
-	const (
-		benchBase    = 1_764_000_000_000
-		eventsPerSec = 40_000
-		every        = eventsPerSec / 10
-	)
+// BenchmarkRepartitionShare measures what the repartition topic costs: the key and
+// value bytes of the deltas one stage-1 task ships per byte of input, for one of 6
+// input partitions at 40,000 events/s (so 6,667 events/s and a Flush every 666
+// events, a 100 ms interval), with the load generator's keys (8 endpoints) and with
+// its events spread over 10,000 endpoints.
+func BenchmarkRepartitionShare(b *testing.B) {
+	for _, endpoints := range []int{0, 10_000} {
+		name := "keys=loadgen"
+		if endpoints > 0 {
+			name = fmt.Sprintf("endpoints=%d", endpoints)
+		}
+		b.Run(name, func(b *testing.B) {
+			var key, value, batch, inBatch, scratch []byte
+			shipped, shippedSnappy, in, inSnappy := 0, 0, 0, 0
+			payloads := benchPayloads(b, 20_000, endpoints)
+			const every = 666
+			for i := 0; i < b.N; i++ {
+				p := payloads[i%len(payloads)]
+				in += len(p)
+				inBatch = append(inBatch, p...)
+				if (i+1)%every == 0 || i == b.N-1 {
+					scratch = s2.EncodeSnappy(scratch[:0], inBatch)
+					inSnappy += len(scratch)
+					inBatch = inBatch[:0]
+				}
+			}
+			flushed := 0
+			benchCombineEvery(b, payloads, every, func(d *Delta) {
+				key = AppendDeltaKey(key[:0], "endpoint_1m", d.Group)
+				var err error
+				if value, err = AppendDeltaValue(value[:0], 3, d); err != nil {
+					b.Fatal(err)
+				}
+				shipped += len(key) + len(value)
+				batch = append(append(batch, key...), value...)
+				flushed++
+				if flushed%64 == 0 { // about one flush's deltas: compress as a batch
+					scratch = s2.EncodeSnappy(scratch[:0], batch)
+					shippedSnappy += len(scratch)
+					batch = batch[:0]
+				}
+			})
+			if len(batch) > 0 {
+				shippedSnappy += len(s2.EncodeSnappy(nil, batch))
+			}
+			b.ReportMetric(float64(shipped)/float64(in), "repartition_bytes_per_input_byte")
+			b.ReportMetric(float64(shippedSnappy)/float64(inSnappy), "snappy_bytes_per_snappy_input_byte")
+		})
+	}
+}
+
+// benchPayloads returns n load generator events; with endpoints > 0, each one's
+// endpoint is replaced by one of that many.
+func benchPayloads(b *testing.B, n, endpoints int) [][]byte {
 	gen := loadgen.New(loadgen.Config{Seed: 1})
-	payloads := make([][]byte, 4096)
+	rng := rand.New(rand.NewPCG(1, 2))
+	payloads := make([][]byte, n)
 	for i := range payloads {
 		payloads[i] = gen.AppendJSON(nil, gen.Next(benchBase))
+		if endpoints == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(payloads[i], &m); err != nil {
+			b.Fatal(err)
+		}
+		m["endpoint"] = fmt.Sprintf("/api/v1/resource/%d", rng.IntN(endpoints))
+		var err error
+		if payloads[i], err = json.Marshal(m); err != nil {
+			b.Fatal(err)
+		}
 	}
+	return payloads
+}
+
+const benchBase = 1_764_000_000_000
+
+func benchCombine(b *testing.B, fn func(*Delta)) {
+	benchCombineEvery(b, benchPayloads(b, 4096, 0), 4000, fn)
+}
+
+// benchCombineEvery decodes and combines the payloads in turn at 40,000 events/s of
+// event time, flushing every `every` events.
+func benchCombineEvery(b *testing.B, payloads [][]byte, every int, fn func(*Delta)) {
+	const eventsPerSec = 40_000
 	cfg := config.Default()
 	dec, err := event.NewDecoder(cfg.EventSchema())
 	if err != nil {
