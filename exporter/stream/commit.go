@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -74,6 +75,10 @@ func (s *session) commit(ctx context.Context, polled int) error {
 		}
 		if !committed && cause == "" {
 			cause = "the group rebalanced or the commit of the input offsets failed"
+		}
+		if committed && rt.crashAfterCommit.Load() > 0 && rt.crashAfterCommit.Add(-1) >= 0 {
+			// Tests: the process dies after the commit, before the stores have it.
+			return errors.New("injected crash between commit and apply")
 		}
 		if p := s.produceErr.Swap(nil); p != nil && committed {
 			// Flush returned, so every promise has run: this cannot happen. If it

@@ -35,7 +35,9 @@ func (tr *traffic) batch(rng *rand.Rand, n int) []*kgo.Record {
 		ts := tr.base + int64(tr.sent)*10 + int64(rng.IntN(2000))
 		tr.sent++
 		tr.counts[fmt.Sprintf("endpoint_1m|endpoint=%s|%d", crashEndpoints[ep], ts/minute*minute)]++
-		rs = append(rs, &kgo.Record{Topic: input, Partition: int32(ep % partitions), Value: reqJSON(ts, crashEndpoints[ep], 200, 5)})
+		// Any partition: a key's events are spread over all of them, and stage 2
+		// merges them (global windows).
+		rs = append(rs, &kgo.Record{Topic: input, Partition: int32(rng.IntN(partitions)), Value: reqJSON(ts, crashEndpoints[ep], 200, 5)})
 	}
 	return rs
 }

@@ -73,6 +73,10 @@ type Runtime struct {
 
 	// backoff between sessions; tests shorten it.
 	backoffMin, backoffMax time.Duration
+	// crashAfterCommit, when positive, makes that many committed intervals end
+	// their session before anything is written to the stores, as a process that
+	// dies between commit and apply (tests).
+	crashAfterCommit atomic.Int32
 }
 
 // New builds a runtime for cfg. It does no I/O: Run connects, so that a caller
