@@ -42,21 +42,27 @@ func BenchmarkFlushEncode(b *testing.B) {
 }
 
 // BenchmarkRepartitionShare measures what the repartition topic costs: the key and
-// value bytes of the deltas one stage-1 task ships per byte of input, for one of 6
-// input partitions at 40,000 events/s (so 6,667 events/s and a Flush every 666
-// events, a 100 ms interval), with the load generator's keys (8 endpoints) and with
-// its events spread over 10,000 endpoints.
+// value bytes of the deltas stage 1 ships per byte of input, at 40,000 events/s
+// over 6 input partitions with a 100 ms commit interval, with the load generator's
+// keys (8 endpoints) and with its events spread over 10,000 endpoints. The
+// instance's stage-1 tasks share one combiner, so one instance running all 6
+// partitions flushes 4,000 events' deltas per interval (instances=1); six instances
+// running one partition each flush 666 (instances=6).
 func BenchmarkRepartitionShare(b *testing.B) {
-	for _, endpoints := range []int{0, 10_000} {
+	for _, bc := range []struct {
+		endpoints, instances int
+	}{{0, 1}, {0, 6}, {10_000, 1}, {10_000, 6}} {
+		endpoints := bc.endpoints
+		every := 4000 / bc.instances
 		name := "keys=loadgen"
 		if endpoints > 0 {
 			name = fmt.Sprintf("endpoints=%d", endpoints)
 		}
+		name += fmt.Sprintf("/instances=%d", bc.instances)
 		b.Run(name, func(b *testing.B) {
 			var key, value, batch, inBatch, scratch []byte
 			shipped, shippedSnappy, in, inSnappy := 0, 0, 0, 0
 			payloads := benchPayloads(b, 20_000, endpoints)
-			const every = 666
 			for i := 0; i < b.N; i++ {
 				p := payloads[i%len(payloads)]
 				in += len(p)

@@ -22,7 +22,8 @@ import (
 // and its value:
 //
 //	byte     version (1)
-//	varint   source: the stage-1 input partition that wrote it
+//	varint   source: the stage-1 input partition that wrote it, or -1 for a delta
+//	         combined from the tasks of several (see Combiner.ProcessAt)
 //	uvarint  number of parts, then each part:
 //	  byte     flags (bit 0: Late)
 //	  varint   Start, From
@@ -106,7 +107,7 @@ func AppendWatermark(key, value []byte, source int32, streamTime int64) ([]byte,
 // Record is one decoded repartition record.
 type Record struct {
 	Watermark  bool
-	Source     int32  // the stage-1 input partition that wrote it
+	Source     int32  // the stage-1 input partition that wrote it (-1: several, for a delta)
 	StreamTime int64  // watermark records
 	AggName    string // delta records
 	Delta      Delta  // delta records (Agg left 0: the caller maps AggName to an index)

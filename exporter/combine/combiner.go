@@ -86,11 +86,23 @@ func (c *Combiner) Stats(i int) Stats {
 // has bit i set when the event was late for aggregation i, by the rules of the
 // package comment (as engine.Process reports it). Process keeps no reference to ev.
 func (c *Combiner) Process(ev *event.Event) (late uint64) {
+	c.streamTime = max(c.streamTime, ev.Time)
+	return c.ProcessAt(ev, c.streamTime)
+}
+
+// ProcessAt is Process for a combiner that several stage-1 tasks share (the input
+// partitions one instance runs, so that a key changed on all of them costs one
+// delta per interval, not one per partition): lateness is decided at streamTime,
+// the stream time of the task whose event it is, which the caller keeps (its
+// largest event time, this event's included); the combiner's own is left alone.
+// Sharing keeps the guarantee of the package comment: each part holds only events
+// that were not late at their own task, whose watermarks the runtime ships after
+// the deltas.
+func (c *Combiner) ProcessAt(ev *event.Event, streamTime int64) (late uint64) {
 	t := ev.Time
-	c.streamTime = max(c.streamTime, t)
 	for _, a := range c.aggs {
 		k := a.lookup(ev)
-		p, isLate := a.place(k, t, c.streamTime)
+		p, isLate := a.place(k, t, streamTime)
 		p.Agg.Add(ev)
 		p.Last = max(p.Last, t)
 		if isLate {

@@ -108,6 +108,7 @@ type pipeline struct {
 	t         testing.TB
 	cfg       *config.Config
 	combiners []*Combiner
+	shared    *Combiner // non-nil: one combiner for every input (ProcessAt), as an instance runs them
 	engines   []*engine.Engine
 	stores    []map[string]aggregate.Value // per engine: running totals, as committed
 	queues    [][]record                   // per repartition partition, in produce order
@@ -119,8 +120,11 @@ type pipeline struct {
 	maxTime   []int64 // per input partition: the largest event time so far
 }
 
-func newPipeline(t testing.TB, cfg *config.Config, inputs, repartitions int) *pipeline {
+func newPipeline(t testing.TB, cfg *config.Config, inputs, repartitions int, shared bool) *pipeline {
 	p := &pipeline{t: t, cfg: cfg, results: map[windowref.Key]aggregate.Value{}, inLate: make([]uint64, len(cfg.Aggregations))}
+	if shared {
+		p.shared = New(cfg)
+	}
 	for range inputs {
 		p.combiners = append(p.combiners, New(cfg))
 		p.maxTime = append(p.maxTime, math.MinInt64)
@@ -155,9 +159,14 @@ func (p *pipeline) process(in int, evs []*event.Event) []uint64 {
 	c := p.combiners[in]
 	masks := make([]uint64, len(evs))
 	for i, ev := range evs {
-		masks[i] = c.Process(ev)
 		p.maxTime[in] = max(p.maxTime[in], ev.Time)
 		s := p.maxTime[in]
+		if p.shared != nil {
+			masks[i] = p.shared.ProcessAt(ev, s)
+			c.AdvanceTo(s) // the task's own stream time, which the runtime keeps
+		} else {
+			masks[i] = c.Process(ev)
+		}
 		if c.StreamTime() != s {
 			p.t.Fatalf("stream time %d, want %d", c.StreamTime(), s)
 		}
@@ -179,9 +188,15 @@ func (p *pipeline) process(in int, evs []*event.Event) []uint64 {
 // every repartition partition.
 func (p *pipeline) commit(in int) {
 	c, n := p.combiners[in], int32(len(p.queues))
+	source := int32(in)
+	if p.shared != nil {
+		// The runtime flushes the shared combiner once per interval, before any
+		// input's watermark: every input's watermark then follows the deltas.
+		c, source = p.shared, -1
+	}
 	c.Flush(func(d *Delta) {
 		key := AppendDeltaKey(nil, p.cfg.Aggregations[d.Agg].Name, d.Group)
-		value, err := AppendDeltaValue(nil, int32(in), d)
+		value, err := AppendDeltaValue(nil, source, d)
 		if err != nil {
 			p.t.Fatal(err)
 		}
@@ -192,7 +207,7 @@ func (p *pipeline) commit(in int) {
 		p.queues[r] = append(p.queues[r], record{key, value})
 	})
 	for r := range p.queues {
-		key, value := AppendWatermark(nil, nil, int32(in), c.StreamTime())
+		key, value := AppendWatermark(nil, nil, int32(in), p.combiners[in].StreamTime())
 		p.queues[r] = append(p.queues[r], record{key, value})
 	}
 }
@@ -259,7 +274,16 @@ func (p *pipeline) run(inputs [][]*event.Event, every []int) [][]uint64 {
 			masks[in] = append(masks[in], p.process(in, inputs[in][pos[in]:end])...)
 			pos[in] = end
 			more = more || end < len(inputs[in])
-			p.commit(in)
+			if p.shared == nil {
+				p.commit(in)
+			}
+		}
+		if p.shared != nil {
+			// One interval of the instance: every input processed, then the
+			// shared deltas (flushed by the first commit), then each watermark.
+			for in := range inputs {
+				p.commit(in)
+			}
 		}
 		p.drain()
 	}
@@ -328,6 +352,9 @@ func (p *pipeline) check(name string) {
 		for _, c := range p.combiners {
 			st.Late += c.Stats(i).Late
 		}
+		if p.shared != nil {
+			st.Late += p.shared.Stats(i).Late
+		}
 		if st.Late != late[i] || p.inLate[i] != late[i] {
 			t.Errorf("%s: %s: Stats.Late %d, Process said late %d times, want %d", name, p.cfg.Aggregations[i].Name, st.Late, p.inLate[i], late[i])
 		}
@@ -392,9 +419,15 @@ func TestPipeline(t *testing.T) {
 				for i := range every {
 					every[i] = 97 + 61*i // commit intervals of different lengths
 				}
-				p := newPipeline(t, cfg, inputs, reps)
+				p := newPipeline(t, cfg, inputs, reps, false)
 				p.run(parts, every)
 				p.check(name)
+				if inputs > 1 && reps == 3 {
+					// One combiner shared by the inputs, as an instance runs them.
+					ps := newPipeline(t, cfg, inputs, reps, true)
+					ps.run(parts, every)
+					ps.check(name + ", shared combiner")
+				}
 				if first == nil {
 					first = p.results
 					continue

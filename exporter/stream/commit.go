@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kwindow/kwindow/exporter/engine"
 )
 
 // commit ends the interval. The rule: the stores, the view, the output callback and
@@ -23,6 +25,7 @@ func (s *session) commit(ctx context.Context, polled int) error {
 	start := rt.now()
 	// Stage 1 first: its deltas and watermarks go out in this transaction and
 	// reach stage 2 once it commits, in the next interval or a later one.
+	s.shipDeltas()
 	for _, c := range s.sources {
 		c.prepare(start)
 	}
@@ -94,6 +97,8 @@ func (s *session) commit(ctx context.Context, polled int) error {
 		rt.metrics.aborted.Inc()
 		n := rt.health.aborted(cause)
 		rt.log.Warn("transaction aborted; its records will be processed again", "cause", cause, "aborted_in_a_row", n)
+		s.comb.Reset(engine.NoTime)
+		s.deltas, s.deltaBytes = 0, 0
 		for _, c := range s.sources {
 			c.rollback()
 		}
@@ -174,6 +179,9 @@ func (s *session) applyCommit(ctx context.Context, start time.Time) error {
 			rt.log.Warn("committing offsets (the records will be processed again)", "err", cerr)
 		}
 	}
+	rt.metrics.repartitioned.Add(float64(s.deltas))
+	rt.metrics.repartitionBytes.Add(float64(s.deltaBytes))
+	s.deltas, s.deltaBytes = 0, 0
 	if rep := offsets[rt.repartition]; len(rep) > 0 {
 		s.purge(rep, start)
 	}

@@ -200,8 +200,6 @@ func (m *metrics) committedSource(c *source) {
 			m.skipped.WithLabelValues(skipNames[r]).Add(float64(n))
 		}
 	}
-	m.repartitioned.Add(float64(c.deltas))
-	m.repartitionBytes.Add(float64(c.deltaBytes))
 	if c.shippedNow {
 		m.setSourceStreamTime(c.partition, c.streamTime)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/kwindow/kwindow/exporter/combine"
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/kafka"
 )
@@ -29,13 +30,17 @@ type session struct {
 	cl  *kgo.Client
 	txn *kgo.GroupTransactSession // exactly once only
 
-	sources   map[int32]*source // stage 1, by input partition
-	tasks     map[int32]*task   // stage 2, by repartition partition
-	restoring map[part]restoration
-	restores  int64 // restorations started, to tell a stale result from the current one
-	events    chan groupEvent
-	restored  chan restoreResult
-	wg        sync.WaitGroup
+	sources    map[int32]*source // stage 1, by input partition
+	comb       *combine.Combiner // what the sources combined this interval
+	deltas     int               // repartition records of this interval
+	deltaBytes int               // and their key and value bytes
+	key, val   []byte            // scratch
+	tasks      map[int32]*task   // stage 2, by repartition partition
+	restoring  map[part]restoration
+	restores   int64 // restorations started, to tell a stale result from the current one
+	events     chan groupEvent
+	restored   chan restoreResult
+	wg         sync.WaitGroup
 
 	produceErr atomic.Pointer[error]
 	produced   atomic.Int64 // records produced in the current interval
@@ -93,6 +98,7 @@ func (rt *Runtime) runSession(ctx context.Context) error {
 	s := &session{
 		rt:        rt,
 		sources:   map[int32]*source{},
+		comb:      combine.New(rt.cfg),
 		purgeTo:   map[int32]int64{},
 		tasks:     map[int32]*task{},
 		restoring: map[part]restoration{},

@@ -15,22 +15,24 @@ import (
 
 // source is a stage-1 task: one input partition. It decodes the partition's
 // events, dead-letters the malformed ones, decides lateness against its own stream
-// time, and pre-aggregates the rest per commit interval (combine.Combiner). At
-// each commit it produces, in the transaction, the partial aggregates of the keys
-// that changed to the repartition topic (each to the partition that owns its key),
-// then its stream time to every repartition partition (the watermark stage 2
-// closes windows by) and to the stream-time topic (so that lateness is decided the
-// same way after a restart). Deltas go before the watermark in every repartition
-// partition: see package combine for why stage 2 then never receives a part for a
-// window it has closed.
+// time, and pre-aggregates the rest into the session's combiner, which the stage-1
+// tasks of this instance share: a key changed on every local input partition costs
+// one delta per interval, not one per partition (combine.Combiner.ProcessAt). At
+// each commit the session produces, in the transaction, the deltas of the keys
+// that changed to the repartition topic (each to the partition that owns its key);
+// then every source produces its stream time to every repartition partition (the
+// watermark stage 2 closes windows by) and to the stream-time topic (so that
+// lateness is decided the same way after a restart). Deltas go before the
+// watermarks in every repartition partition: see package combine for why stage 2
+// then never receives a part for a window it has closed.
 //
 // Only the session's loop goroutine touches a source.
 type source struct {
 	s         *session
 	partition int32
 	label     string
-	comb      *combine.Combiner
 
+	st         int64 // stream time: the largest event time processed, or advanced by idleness
 	committed  int64 // stream time as of the last commit (what the stream-time topic holds)
 	streamTime int64 // stream time this transaction ships, if it commits
 
@@ -40,22 +42,18 @@ type source struct {
 	invalid    map[event.Reason]uint64
 	skipped    [numSkips]uint64
 	processed  uint64
-	deltas     int       // repartition records of this transaction
-	deltaBytes int       // and their key and value bytes
 	shippedNow bool      // this transaction ships the watermark
 	shipped    time.Time // wall time of the last committed watermark
 
 	started    time.Time // wall time the task started, for the idle timeout of a partition without events
 	lastActive time.Time // wall time of the last record, for the idle timeout
 	idleMark   time.Time // wall time up to which idleness has advanced stream time
-	key, val   []byte    // scratch
 }
 
 func newSource(s *session, partition int32, streamTime int64, now time.Time) *source {
-	c := &source{s: s, partition: partition, label: strconv.Itoa(int(partition)), comb: combine.New(s.rt.cfg),
+	c := &source{s: s, partition: partition, label: strconv.Itoa(int(partition)), st: streamTime,
 		committed: streamTime, late: make([]uint64, len(s.rt.cfg.Aggregations)), invalid: map[event.Reason]uint64{},
 		started: now, lastActive: now}
-	c.comb.AdvanceTo(streamTime)
 	c.reset()
 	return c
 }
@@ -68,8 +66,6 @@ func (c *source) reset() {
 	clear(c.invalid)
 	clear(c.skipped[:])
 	c.processed = 0
-	c.deltas = 0
-	c.deltaBytes = 0
 	c.shippedNow = false
 }
 
@@ -110,7 +106,8 @@ func (c *source) process(r *kgo.Record, now time.Time) {
 		return
 	}
 	c.processed++
-	if late := c.comb.Process(ev); late != 0 {
+	c.st = max(c.st, ev.Time)
+	if late := c.s.comb.ProcessAt(ev, c.st); late != 0 {
 		for i := range c.late {
 			if late&(1<<i) != 0 {
 				c.late[i]++
@@ -120,25 +117,31 @@ func (c *source) process(r *kgo.Record, now time.Time) {
 	}
 }
 
-// prepare produces the interval's deltas, then the watermark if it moved.
-func (c *source) prepare(now time.Time) {
-	rt := c.s.rt
-	c.idle(now)
-	c.comb.Flush(func(d *combine.Delta) {
+// shipDeltas produces the deltas of the keys the session's sources changed this
+// interval: before any source's watermark (see prepare).
+func (s *session) shipDeltas() {
+	rt := s.rt
+	s.comb.Flush(func(d *combine.Delta) {
 		name := rt.cfg.Aggregations[d.Agg].Name
-		c.key = combine.AppendDeltaKey(c.key[:0], name, d.Group)
+		s.key = combine.AppendDeltaKey(s.key[:0], name, d.Group)
 		var err error
-		if c.val, err = combine.AppendDeltaValue(c.val[:0], c.partition, d); err != nil {
-			c.s.failProduce(fmt.Errorf("encoding a %s delta: %w", name, err))
+		if s.val, err = combine.AppendDeltaValue(s.val[:0], -1, d); err != nil {
+			s.failProduce(fmt.Errorf("encoding a %s delta: %w", name, err))
 			return
 		}
 		// The records own their bytes: the producer holds them until acknowledged.
-		c.s.produce(&kgo.Record{Topic: rt.repartition, Partition: combine.Partition(c.key, rt.repParts),
-			Key: append([]byte(nil), c.key...), Value: append([]byte(nil), c.val...)}, nil)
-		c.deltas++
-		c.deltaBytes += len(c.key) + len(c.val)
+		s.produce(&kgo.Record{Topic: rt.repartition, Partition: combine.Partition(s.key, rt.repParts),
+			Key: append([]byte(nil), s.key...), Value: append([]byte(nil), s.val...)}, nil)
+		s.deltas++
+		s.deltaBytes += len(s.key) + len(s.val)
 	})
-	st := c.comb.StreamTime()
+}
+
+// prepare produces the source's watermark, if it moved, after the session's deltas.
+func (c *source) prepare(now time.Time) {
+	rt := c.s.rt
+	c.idle(now)
+	st := c.st
 	if st == c.committed || c.nextInput < 0 && now.Sub(c.shipped) < time.Second {
 		// Unchanged, or an idle advance: those go out at most once a second, so
 		// that an idle pipeline does not commit every interval. Until then
@@ -164,9 +167,9 @@ func (c *source) idle(now time.Time) {
 	if timeout <= 0 {
 		return
 	}
-	if c.comb.StreamTime() == engine.NoTime {
+	if c.st == engine.NoTime {
 		if now.Sub(c.started) >= timeout {
-			c.comb.AdvanceTo(now.Add(-timeout).UnixMilli())
+			c.st = max(c.st, now.Add(-timeout).UnixMilli())
 			c.idleMark = now
 		}
 		return
@@ -176,7 +179,7 @@ func (c *source) idle(now time.Time) {
 		from = c.idleMark
 	}
 	if d := now.Sub(from); d > 0 {
-		c.comb.AdvanceTo(c.comb.StreamTime() + d.Milliseconds())
+		c.st += d.Milliseconds()
 		c.idleMark = from.Add(time.Duration(d.Milliseconds()) * time.Millisecond)
 	}
 }
@@ -192,9 +195,10 @@ func (c *source) commit(now time.Time) {
 }
 
 // rollback drops what the aborted transaction processed: the consumer rewinds to
-// the committed offsets, and stream time goes back to the committed one.
+// the committed offsets, and stream time goes back to the committed one. (The
+// session resets the shared combiner.)
 func (c *source) rollback() {
-	c.comb.Reset(c.committed)
+	c.st = c.committed
 	c.reset()
 }
 
