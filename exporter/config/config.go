@@ -150,8 +150,8 @@ type Aggregation struct {
 	Quantiles []float64 `yaml:"quantiles"`
 	// Anomaly scores the last closed window of each key against its history.
 	Anomaly *Anomaly `yaml:"anomaly"`
-	// MaxKeys bounds the distinct group keys held in memory (keys with open
-	// windows). Events of further keys are counted under one overflow key whose
+	// MaxKeys bounds the distinct group keys each stage-2 task holds in memory
+	// (keys with open windows). Events of further keys are counted under one overflow key whose
 	// every dimension is "__overflow__", so a bad producer cannot exhaust memory.
 	// Must be > 0. Default 100000.
 	MaxKeys int `yaml:"max_keys"`
