@@ -161,8 +161,10 @@ func firstPort(listen string) string {
 	return addr
 }
 
-// printer merges the partial results that partitions publish for the same window
-// and key, and prints a window once no partial has arrived for it for a while.
+// printer collects the results of a window, one per key from the stage-2 task that
+// owns it (the tasks close a window within an interval or two of each other), and
+// prints the window once no result has arrived for it for a while. Should a key
+// come twice it would be merged, not printed twice.
 type printer struct {
 	agg   *config.Aggregation
 	index int
