@@ -65,6 +65,27 @@ func TestCodecRoundTrip(t *testing.T) {
 		{Start: min64, End: min64 + 1, From: min64, Last: min64, Agg: testAgg(true, 1e300, 1e-300)},                  // sliding
 		{From: min64, Last: 77, Late: true, Agg: testAgg(true, 2)},
 	}})
+	max64 := int64(math.MaxInt64)
+	f("int64 edges", -1, Delta{Group: group, Parts: []engine.Part{
+		{Start: min64, End: max64, From: min64, Last: max64 - 1, Agg: testAgg(false, 1)},         // the widest part
+		{Start: max64 - 1, End: max64, From: min64 + 1, Last: max64 - 1, Agg: testAgg(false)},    // From furthest back without the flag
+		{Start: min64, End: min64 + 1, From: min64, Last: min64, Agg: testAgg(false)},            // at the bottom
+		{Start: 0, End: 1, From: 0, Last: 0, Agg: testAgg(false)},                                // From at Start
+		{From: min64, Last: min64, Late: true, Agg: testAgg(false)},                              // late, at both ends
+		{From: min64, Last: max64, Late: true, Agg: &aggregate.Aggregate{Count: math.MaxUint64}}, // Values 0 with Min and Max 0
+	}})
+	f("values and sketches", 7, Delta{Group: group, Parts: []engine.Part{
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: aggregate.New(6, false)},             // nothing at all
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: aggregate.New(6, true)},              // an empty sketch
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: testAgg(true, 0)},                    // one value, in the zero bucket
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: testAgg(true, math.Copysign(0, -1))}, // -0: Sum is +0
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: testAgg(true, -2.5)},                 // one negative value
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: testAgg(true, -1e-300, 3, -7, 0, 3, 3, 1e10)},
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: testAgg(false, math.Inf(1), 2)}, // the sketch would drop +Inf
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: withInf(testAgg(true, 1, 2))},   // and did: its count is below Values
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: merged()},                       // a downscaled sketch of many buckets
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: &aggregate.Aggregate{Count: 1, Sum: 1, Min: math.Inf(1), Max: math.Inf(-1)}},
+	}})
 
 	key, value := AppendWatermark(nil, []byte{9}, 5, -42)
 	var r Record
@@ -79,8 +100,29 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// withInf adds +Inf to a's values as Aggregate.Add would: the sketch skips it.
+func withInf(a *aggregate.Aggregate) *aggregate.Aggregate {
+	a.Count++
+	a.Values++
+	a.Sum += math.Inf(1)
+	a.Max = math.Inf(1)
+	a.Sketch.Add(math.Inf(1))
+	return a
+}
+
+// merged is an aggregate whose sketch was merged from one at a lower schema, with
+// values over a wide range and some counts above 1.
+func merged() *aggregate.Aggregate {
+	a := testAgg(true, 1e-9, 1e-9, 1e-9, 5, 5, 1e9, -3, -3e5)
+	b := aggregate.New(2, true)
+	b.Sketch.Add(42)
+	b.Count, b.Values, b.Sum, b.Min, b.Max = 1, 1, 42, 42, 42
+	a.Merge(b)
+	return a
+}
+
 func TestDecodeRecordRejects(t *testing.T) {
-	good := Delta{Group: "g", Parts: []engine.Part{{Start: 0, End: 10, From: math.MinInt64, Last: 5, Agg: testAgg(true, 1)}}}
+	good := Delta{Group: "g", Parts: []engine.Part{{Start: 0, End: 10, From: math.MinInt64, Last: 5, Agg: testAgg(true, 1, 2)}}}
 	key := AppendDeltaKey(nil, "a", good.Group)
 	value, _ := AppendDeltaValue(nil, 1, &good)
 	wkey, wvalue := AppendWatermark(nil, nil, 1, 1)
@@ -97,21 +139,69 @@ func TestDecodeRecordRejects(t *testing.T) {
 	}
 	f("empty key", nil, value)
 	f("empty value", key, nil)
-	f("version 2", key, append([]byte{2}, value[1:]...))
+	f("version 1", key, append([]byte{1}, value[1:]...))
 	f("unknown kind", append([]byte{'X'}, key[1:]...), value)
 	f("name past the key", []byte{'D', 5, 'a'}, value)
 	f("truncated", key, value[:len(value)-1])
 	f("trailing byte", key, append(bytes.Clone(value), 0))
 	f("watermark key of 4 bytes", wkey[:4], wvalue)
 	f("watermark trailing", wkey, append(bytes.Clone(wvalue), 0))
-	f("too many parts", key, []byte{1, 2, 100, 0})
+	f("too many parts", key, []byte{version, 2, 100, 0})
 	f("empty part", key, bad(engine.Part{Start: 5, End: 5, From: math.MinInt64, Last: 5, Agg: testAgg(false)}))
 	f("last outside", key, bad(engine.Part{Start: 0, End: 5, From: math.MinInt64, Last: 5, Agg: testAgg(false)}))
 	f("from after start", key, bad(engine.Part{Start: 0, End: 5, From: 1, Last: 4, Agg: testAgg(false)}))
-	f("source out of range", key, append(binary.AppendVarint([]byte{1}, math.MaxInt32+1), 0))
-	flags := bytes.Clone(value)
-	flags[3] = 0x80 // the first part's flags: version, source 1, one part, flags
-	f("unknown flags", key, flags)
+	f("source out of range", key, append(binary.AppendVarint([]byte{version}, math.MaxInt32+1), 0))
+	one := Delta{Parts: []engine.Part{{Start: 0, End: 10, From: 0, Last: 5, Agg: testAgg(false, 1)}}}
+	plain, _ := AppendDeltaValue(nil, 1, &one)
+	withFlags := func(v []byte, set, clear byte) []byte {
+		v = bytes.Clone(v)
+		v[3] = v[3]&^clear | set // the first part's flags: version, source 1, one part, flags
+		return v
+	}
+	f("late with a From", key, withFlags(plain, partLate, partNoFrom))
+	f("values from no sketch", key, withFlags(plain, partFromSketch, 0))
+	f("values twice", key, withFlags(value, partValues, 0)) // good's part has partFromSketch
+	f("one value of no sketch", key, withFlags(plain, partOneValue, 0))
+	f("not one value", key, withFlags(value, partOneValue, 0))
+	// raw is a value of one part with flags, then the varints, uvarints (u) and
+	// bytes (b) given.
+	raw := func(flags byte, fields ...any) []byte {
+		v := []byte{version, 2, 1, flags}
+		for _, x := range fields {
+			switch x := x.(type) {
+			case int64:
+				v = binary.AppendVarint(v, x)
+			case uint64:
+				v = binary.AppendUvarint(v, x)
+			case []byte:
+				v = append(v, x...)
+			}
+		}
+		return v
+	}
+	u := func(x uint64) uint64 { return x }
+	le := func(f float64) []byte { return binary.LittleEndian.AppendUint64(nil, math.Float64bits(f)) }
+	for _, ok := range [][]byte{ // what the cases below break
+		raw(partNoFrom, int64(math.MaxInt64-1), u(1), u(0), u(1)),
+		raw(0, int64(-1), u(1), u(0), u(math.MaxInt64), u(1)),
+		raw(partNoFrom|partSketch|partOneValue, int64(0), u(1), u(0), u(1), []byte{8}, le(1)),
+		raw(partNoFrom|partSketch, int64(0), u(1), u(0), u(1), []byte{6}, u(0), u(1), int64(0), u(1), u(0), le(1), le(1), le(1)),
+		raw(partNoFrom|partSketch, int64(0), u(1), u(0), u(1), []byte{6}, u(0), u(0), u(0)),
+	} {
+		if err := DecodeRecord(key, ok, new(Record)); err != nil {
+			t.Errorf("% x: %v", ok, err)
+		}
+	}
+	f("end past MaxInt64", key, raw(partNoFrom, int64(math.MaxInt64-1), u(2), u(0), u(1)))
+	f("from before MinInt64", key, raw(0, int64(-1), u(1), u(0), u(math.MaxInt64+1), u(1)))
+	f("one value at schema 9", key, raw(partNoFrom|partSketch|partOneValue, int64(0), u(1), u(0), u(1), []byte{9}, le(1)))
+	f("one infinite value", key, raw(partNoFrom|partSketch|partOneValue, int64(0), u(1), u(0), u(1), []byte{8}, le(math.Inf(1))))
+	f("bucket count 0", key, raw(partNoFrom|partSketch, int64(0), u(1), u(0), u(1), []byte{6}, u(0), u(1), int64(0), u(0), u(0), u(0), le(1), le(1), le(1)))
+	f("bucket gap too long", key, raw(partNoFrom|partSketch, int64(0), u(1), u(0), u(2), []byte{6}, u(0), u(2), int64(0), u(1), u(maxGap<<1|3), u(0), le(1), le(1), le(1)))
+	f("index past int32", key, raw(partNoFrom|partSketch, int64(0), u(1), u(0), u(1), []byte{6}, u(0), u(1), int64(math.MaxInt32+1), u(1), u(0), le(1), le(1), le(1)))
+	f("values from an empty sketch", key, raw(partNoFrom|partSketch|partFromSketch, int64(0), u(1), u(0), u(1), []byte{6}, u(0), u(0), u(0)))
+	f("more buckets than bytes", key, raw(partNoFrom|partSketch, int64(0), u(1), u(0), u(1), []byte{6}, u(0), u(100), int64(2), u(1)))
+	f("min outside its bucket", key, raw(partNoFrom|partSketch, int64(0), u(1), u(0), u(1), []byte{6}, u(0), u(1), int64(2), u(1), u(0), le(1000), le(1000), le(1000)))
 }
 
 func encodeAgg(t *testing.T, a *aggregate.Aggregate) []byte {
@@ -159,6 +249,8 @@ func FuzzDecodeRecord(f *testing.F) {
 	d := Delta{Group: "g\x00\x01", Parts: []engine.Part{
 		{Start: 0, End: 10, From: math.MinInt64, Last: 5, Agg: testAgg(true, 1, 2)},
 		{From: math.MinInt64, Last: 3, Late: true, Agg: testAgg(false, 1)},
+		{Start: 60, End: 80, From: 20, Last: 61, Agg: testAgg(true, 7)},
+		{Start: -5, End: 5, From: math.MinInt64, Last: 0, Agg: merged()},
 	}}
 	value, _ := AppendDeltaValue(nil, 3, &d)
 	f.Add(AppendDeltaKey(nil, "agg", d.Group), value)
@@ -186,8 +278,21 @@ func FuzzDecodeRecord(f *testing.F) {
 				t.Fatalf("accepted part %+v", p)
 			}
 		}
-		if _, err := AppendDeltaValue(nil, r.Source, &r.Delta); err != nil {
+		// What decodes encodes to a record that decodes to the same parts.
+		again, err := AppendDeltaValue(nil, r.Source, &r.Delta)
+		if err != nil {
 			t.Fatal(err)
+		}
+		var r2 Record
+		if err := DecodeRecord(key, again, &r2); err != nil {
+			t.Fatalf("re-encoded %+v: %v", r.Delta, err)
+		}
+		for i, p := range r.Delta.Parts {
+			q := r2.Delta.Parts[i]
+			if p.Start != q.Start || p.End != q.End || p.From != q.From || p.Last != q.Last || p.Late != q.Late ||
+				!bytes.Equal(encodeAgg(t, p.Agg), encodeAgg(t, q.Agg)) {
+				t.Fatalf("part %d: %+v re-encodes to %+v", i, p, q)
+			}
 		}
 	})
 }

@@ -25,6 +25,7 @@ type agg struct {
 	spec    window.Spec
 	groups  *engine.GroupKey
 	empty   func() *aggregate.Aggregate
+	values  bool // the aggregation needs value statistics (config.Aggregation.NeedsValue)
 	keys    map[string]*key
 	order   []*key // keys in the order they came, as Flush hands them out
 	stats   Stats
@@ -60,6 +61,7 @@ func New(c *config.Config) *Combiner {
 			spec:   ac.WindowSpec(),
 			groups: engine.NewGroupKey(c, ac),
 			empty:  func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
+			values: ac.NeedsValue(),
 			keys:   map[string]*key{},
 		})
 	}

@@ -34,6 +34,31 @@
 // The parts of a key, its late part included, hold exactly its events of the
 // interval: every event, late or not, reaches the key's running total.
 //
+// # Value statistics
+//
+// An aggregation that needs no value statistics (config.Aggregation.NeedsValue:
+// no sum, min or max measure and no quantiles, such as the default status_5m with
+// measures [count]) gets parts without them: Flush clears Values, Sum, Min and Max
+// (to 0, 0, +Inf, -Inf, an aggregate without values), and the codec writes none of
+// them. Nothing reads them for such an aggregation: the output record
+// (stream's appendResult) writes sum, min and max only for their measures, and
+// /metrics reads Values only to gate quantiles. So its stage-2 windows and totals,
+// changelog and state store included, hold no value statistics (the single engine,
+// engine.Process, still keeps them). Adding sum, min or max to such an aggregation
+// later gives them over the events since, as adding quantiles gives sketches only
+// from then on. The combiner still adds the values (Aggregate.Add) and clears them
+// once per part at Flush: cheaper than a second kind of aggregate.
+//
+// # Encoding
+//
+// A part's encoding (codec.go) is small because stage 1 ships many small parts,
+// and the repartition topic is the two-stage topology's largest cost: its times
+// are relative to its Start, what is zero or absent is left out (flag bits), an
+// aggregate's value statistics come from its sketch when they agree with it (they
+// do unless a value was infinite), and a sketch lists its non-empty buckets by
+// their gaps. Deltas are not kept beyond the repartition topic's retention, so a
+// new encoding version replaces the old one (see codec.go).
+//
 // # Lateness
 //
 // Lateness is decided here, against the combiner's own stream time s (the largest

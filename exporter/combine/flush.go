@@ -2,7 +2,9 @@ package combine
 
 import (
 	"encoding/binary"
+	"math"
 
+	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/engine"
 )
 
@@ -17,12 +19,19 @@ type Delta struct {
 // source and the part count.
 const valueHeader = 1 + 2*binary.MaxVarintLen64
 
+// noValues clears a's value statistics (Values, Sum, Min, Max) for an aggregation
+// that does not need them: see the package comment.
+func noValues(a *aggregate.Aggregate) {
+	a.Values, a.Sum, a.Min, a.Max = 0, 0, math.Inf(1), math.Inf(-1)
+}
+
 // Flush hands out the deltas of every key changed since the last Flush or Reset,
 // then forgets them: the Deltas, their parts and aggregates are fn's to keep. Keys
 // come per aggregation in the order they first had an event, a key's late part
 // (if any) last. A key with many parts (sliding, sessions) may come as several
 // Deltas so that every encoded record (AppendDeltaKey, AppendDeltaValue) stays
-// under MaxRecordBytes.
+// under MaxRecordBytes. An aggregation that needs no value statistics gets parts
+// without them (Values 0).
 func (c *Combiner) Flush(fn func(*Delta)) {
 	var scratch []byte
 	for _, a := range c.aggs {
@@ -30,6 +39,11 @@ func (c *Combiner) Flush(fn func(*Delta)) {
 			parts := k.parts
 			if k.late != nil {
 				parts = append(parts, *k.late)
+			}
+			if !a.values {
+				for i := range parts {
+					noValues(parts[i].Agg)
+				}
 			}
 			budget := MaxRecordBytes - len(AppendDeltaKey(scratch[:0], a.name, k.group)) - valueHeader
 			from, size := 0, 0

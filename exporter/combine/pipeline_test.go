@@ -19,7 +19,7 @@ import (
 const base = 1_764_000_000_000 // a whole minute
 
 // testConfig has one aggregation of each window kind, hopping twice (size a multiple
-// of the advance, and not).
+// of the advance, and not), and one more hopping with no value statistics.
 func testConfig(t testing.TB) *config.Config {
 	t.Helper()
 	c, err := config.Parse("t.yml", []byte(`
@@ -29,6 +29,7 @@ aggregations:
   - {name: hopping_odd, group_by: [region], window: {type: hopping, size: 25s, advance: 10s}, grace: 5s, quantiles: [0.9]}
   - {name: session, group_by: [endpoint], window: {type: session, gap: 20s}, grace: 5s, quantiles: [0.5]}
   - {name: sliding, group_by: [region, method], window: {type: sliding, size: 10s}, grace: 5s}
+  - {name: counts, group_by: [endpoint, status], window: {type: hopping, size: 1m, advance: 20s}, grace: 10s, measures: [count, errors]}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +329,7 @@ func (p *pipeline) check(name string) {
 			t.Errorf("%s: window %s %q [%d,%d) missing", name, k.Agg, k.Group, k.Start, k.End)
 			continue
 		}
-		compare(t, fmt.Sprintf("%s: window %s %q [%d,%d)", name, k.Agg, k.Group, k.Start, k.End), got, want)
+		compare(t, fmt.Sprintf("%s: window %s %q [%d,%d)", name, k.Agg, k.Group, k.Start, k.End), got, want, p.needsValue(k.Agg))
 	}
 	for k := range p.results {
 		if _, ok := windows[k]; !ok {
@@ -342,7 +343,7 @@ func (p *pipeline) check(name string) {
 			t.Errorf("%s: total of %s %q missing", name, k.Agg, k.Group)
 			continue
 		}
-		compare(t, fmt.Sprintf("%s: total of %s %q", name, k.Agg, k.Group), got, want)
+		compare(t, fmt.Sprintf("%s: total of %s %q", name, k.Agg, k.Group), got, want, p.needsValue(k.Agg))
 	}
 	if len(gotTotals) != len(ref.Totals) {
 		t.Errorf("%s: %d totals, want %d", name, len(gotTotals), len(ref.Totals))
@@ -366,11 +367,31 @@ func (p *pipeline) check(name string) {
 	}
 }
 
+func (p *pipeline) needsValue(agg string) bool {
+	for i := range p.cfg.Aggregations {
+		if a := &p.cfg.Aggregations[i]; a.Name == agg {
+			return a.NeedsValue()
+		}
+	}
+	p.t.Fatalf("no aggregation %q", agg)
+	return false
+}
+
 // compare checks an aggregate against the reference: counts exact, sum to
 // rounding, min, max and latest time exact, quantiles within the sketch's bound.
-func compare(t testing.TB, what string, got aggregate.Value, want *windowref.Agg) {
+// Without values (an aggregation that needs none), stage 1 ships none: the
+// aggregate must have no value statistics at all.
+func compare(t testing.TB, what string, got aggregate.Value, want *windowref.Agg, values bool) {
 	t.Helper()
 	a := got.Agg
+	if !values {
+		if a.Values != 0 || a.Sum != 0 || !math.IsInf(a.Min, 1) || !math.IsInf(a.Max, -1) || a.Sketch != nil {
+			t.Errorf("%s: value statistics %d/%v/%v/%v (sketch %v) for an aggregation without", what, a.Values, a.Sum, a.Min, a.Max, a.Sketch != nil)
+		}
+		w := *want
+		w.Values, w.Sum, w.Min, w.Max, w.Vals = 0, 0, math.Inf(1), math.Inf(-1), nil
+		want = &w
+	}
 	if a.Count != want.Count || a.ClientErrors != want.ClientErrors || a.ServerErrors != want.ServerErrors || a.Values != want.Values {
 		t.Errorf("%s: counts %d/%d/%d/%d, want %d/%d/%d/%d", what, a.Count, a.ClientErrors, a.ServerErrors, a.Values,
 			want.Count, want.ClientErrors, want.ServerErrors, want.Values)
