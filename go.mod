@@ -51,7 +51,8 @@ require (
 	golang.org/x/time v0.14.0 // indirect
 )
 
-// kfake v0.0.0-20260918054303-01f206a7e32c with one fix (compaction kept aborted-
-// transaction entries whose abort marker it dropped, hiding a producer's later
-// committed records from read_committed readers): see third_party/kfake/README.md.
+// kfake v0.0.0-20260918054303-01f206a7e32c with one fix to which transaction
+// markers compaction keeps (it hid a producer's later committed records from
+// read_committed readers, and kept every marker of a busy producer for good): see
+// third_party/kfake/README.md.
 replace github.com/twmb/franz-go/pkg/kfake => ./third_party/kfake

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -48,5 +49,39 @@ func TestCompactKeepsRecordsAfterAbortMarker(t *testing.T) {
 	t.Logf("read_committed: %v", got)
 	if _, ok := got["Y"]; !ok {
 		t.Errorf("Y (committed by a after its abort marker was compacted away) is not visible: %v", got)
+	}
+}
+
+// A producer that keeps rewriting the same keys (a changelog) leaves, after
+// compaction, only the markers of transactions whose records survive: memory
+// stays bounded however many transactions commit. Upstream kfake kept every
+// marker of a producer that had any surviving record, so a partition grew by
+// about 78 B per transaction for good (1 → 1,001 → 2,001 transactions:
+// 148 → 78,148 → 156,148 B).
+func TestCompactBoundsMarkers(t *testing.T) {
+	const topic = "changelog"
+	b := start(t, Options{Partitions: 1, CompactInterval: time.Hour})
+	createCompacted(t, b, topic, 1)
+	ctx := testContext(t)
+	cl := txnClient(t, b, "a")
+	size := func(txns int) int64 {
+		t.Helper()
+		for i := range txns {
+			if err := commitTxn(ctx, cl, []*kgo.Record{rec(topic, 0, "k", fmt.Sprint(i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, err := b.Compact(ctx); err != nil || !ok {
+			t.Fatalf("compaction: %v, %v", ok, err)
+		}
+		return b.k.c.PartitionInfos(topic)[0].NumBytes
+	}
+	small := size(10)
+	large := size(1000)
+	if large > small+1024 {
+		t.Errorf("compacted partition holds %d B after 1,010 transactions, %d B after 10: markers pile up", large, small)
+	}
+	if got := latest(t, b, topic, 1)["k"]; got != "999" {
+		t.Errorf("k = %q after compaction, want the last committed 999", got)
 	}
 }

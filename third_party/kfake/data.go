@@ -1456,27 +1456,37 @@ func (c *Cluster) compact(pd *partData, topic string) {
 		return
 	}
 
-	// Pass 3: filter control batches - keep only if PID has surviving data.
-	// Control batches are functionally inert in kfake (read_committed is
-	// driven by pd.abortedTxns and LSO, not control batches), but we
-	// match real Kafka's compaction behavior for fidelity.
+	// Pass 3: filter control batches.
 	//
-	// kwindow: an ABORT marker that pd.abortedTxns still references is kept too.
-	// Dropping it while keeping the entry made read_committed clients skip every
-	// later batch of the producer on the partition (they skip from the entry's
-	// first offset until they read its marker, which was gone); see
-	// third_party/kfake/README.md.
+	// kwindow: upstream kept a control batch whenever its producer had any
+	// surviving data batch, and dropped it otherwise. Both were wrong for a
+	// producer that keeps writing the same keys (a changelog): its markers
+	// piled up for good (memory grew by one marker per transaction and
+	// partition), and an ABORT marker that pd.abortedTxns still references could
+	// go while the entry stayed, so read_committed clients skipped every later
+	// batch of the producer on the partition (they skip from the entry's first
+	// offset until they read its marker). Now a marker is kept while its own
+	// transaction still has a surviving data batch (the producer's batches since
+	// its previous marker), or while an aborted-transaction entry references it.
+	// See third_party/kfake/README.md.
 	referenced := make(map[int64]bool, len(pd.abortedTxns))
 	for _, a := range pd.abortedTxns {
 		referenced[a.lastOffset] = true
 	}
+	txnHasData := make(map[int64]bool) // per producer: a data batch kept since its last marker
 	filtered := kept[:0]
 	for _, batch := range kept {
 		isControl := batch.Attributes&0x0020 != 0
-		if isControl && !survivingPIDs[batch.ProducerID] && !referenced[batch.FirstOffset] {
+		if !isControl {
+			txnHasData[batch.ProducerID] = true
+			filtered = append(filtered, batch)
 			continue
 		}
-		filtered = append(filtered, batch)
+		keep := txnHasData[batch.ProducerID] || referenced[batch.FirstOffset]
+		txnHasData[batch.ProducerID] = false
+		if keep {
+			filtered = append(filtered, batch)
+		}
 	}
 	kept = filtered
 
