@@ -127,7 +127,7 @@ type accumulator struct {
 	lim    Limits
 	series map[string]*Series
 	points int
-	val    aggregate.Value // decoded window, reused
+	dec    windowDecoder
 	// the group being read, and its series (nil: filtered out)
 	group []byte
 	cur   *Series
@@ -241,20 +241,17 @@ func (a *accumulator) enter(group []byte) error {
 
 // add merges the window of the current group at start, in step i, into its point.
 func (a *accumulator) add(src Source, start, i int64, value []byte) error {
-	if err := a.val.UnmarshalBinary(value); err != nil {
+	end, agg, err := a.dec.decode(value, a.p.sketch)
+	if err != nil {
 		return fmt.Errorf("query: partition %d, window %d: %w", src.Partition, start, err)
 	}
-	agg := a.val.Agg
-	if !a.p.sketch {
-		agg.Sketch = nil
-	}
-	open := !a.p.a.spec.Closed(window.Window{Start: start, End: a.val.End}, src.StreamTime)
+	open := !a.p.a.spec.Closed(window.Window{Start: start, End: end}, src.StreamTime)
 	pt, err := a.point(a.cur, i)
 	if err != nil {
 		return err
 	}
 	if pt.Agg == nil {
-		pt.Agg = agg // freshly decoded: the point may keep it
+		pt.Agg = agg.Clone() // agg is the decoder's
 	} else {
 		pt.Agg.Merge(agg)
 	}
