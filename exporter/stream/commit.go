@@ -202,11 +202,11 @@ func (s *session) applyCommit(ctx context.Context, start time.Time) error {
 	return nil
 }
 
-// purgeEvery is how often a session deletes the repartition records its stage-2
-// tasks have committed past.
-const purgeEvery = 30 * time.Hour
+// defaultPurgeEvery is how often a session deletes the repartition records its
+// stage-2 tasks have committed past (Runtime.purgeEvery; tests shorten it).
+const defaultPurgeEvery = 30 * time.Second
 
-// purge deletes, at most every purgeEvery and one request at a time, the
+// purge deletes, at most every rt.purgeEvery and one request at a time, the
 // repartition records before the offsets just committed, as Kafka Streams purges
 // its repartition topics: they are read once, and the committed offsets never go
 // back. It runs apart from the loop; a failure only leaves the records to the
@@ -215,7 +215,7 @@ func (s *session) purge(committed map[int32]kgo.EpochOffset, now time.Time) {
 	for p, o := range committed {
 		s.purgeTo[p] = o.Offset
 	}
-	if now.Sub(s.purgedAt) < purgeEvery || !s.purging.CompareAndSwap(false, true) {
+	if now.Sub(s.purgedAt) < s.rt.purgeEvery || !s.purging.CompareAndSwap(false, true) {
 		return
 	}
 	s.purgedAt = now

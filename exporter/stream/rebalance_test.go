@@ -25,11 +25,21 @@ type instance struct {
 
 func startInstance(t *testing.T, cfg *config.Config) *instance {
 	t.Helper()
+	return startInstanceWith(t, cfg, nil)
+}
+
+// startInstanceWith is startInstance with set applied to the runtime before it
+// runs (tests shorten its timings).
+func startInstanceWith(t *testing.T, cfg *config.Config, set func(*Runtime)) *instance {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	rt, err := New(ctx, cfg, Options{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if set != nil {
+		set(rt)
 	}
 	in := &instance{rt: rt, reg: reg, cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- rt.Run(ctx) }()

@@ -73,6 +73,8 @@ type Runtime struct {
 
 	// backoff between sessions; tests shorten it.
 	backoffMin, backoffMax time.Duration
+	// purgeEvery: how often consumed repartition records are deleted.
+	purgeEvery time.Duration
 	// crashAfterCommit, when positive, makes that many committed intervals end
 	// their session before anything is written to the stores, as a process that
 	// dies between commit and apply (tests).
@@ -94,6 +96,7 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 		metrics:    newMetrics(cfg, opts.Registerer),
 		lagEvery:   10 * time.Second,
 		backoffMin: 500 * time.Millisecond,
+		purgeEvery: defaultPurgeEvery,
 		backoffMax: 30 * time.Second,
 	}
 	rt.health = newHealth(rt.now, rt.metrics)
