@@ -43,6 +43,8 @@ type Config struct {
 	State State `yaml:"state"`
 	// Metrics configures the Prometheus exposition.
 	Metrics Metrics `yaml:"metrics"`
+	// API configures the interactive query API.
+	API API `yaml:"api"`
 }
 
 // Events maps JSON event fields to what the engine needs.

@@ -101,6 +101,7 @@ func (c *Config) fillDefaults(has func(path string) bool) {
 		}
 	}
 	c.fillRuntimeDefaults(unset)
+	c.fillAPIDefaults(unset)
 }
 
 func (c *Config) fillEventDefaults(unset func(string) bool) {

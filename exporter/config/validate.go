@@ -118,6 +118,7 @@ func (c *Config) validate(now time.Time, has func(string) bool) problems {
 	p = append(p, ap...)
 	c.validateMetricNames(&p)
 	c.validateRuntime(&p)
+	c.validateAPI(&p)
 	return p
 }
 
