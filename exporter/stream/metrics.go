@@ -264,3 +264,10 @@ type atomicFloat struct{ bits atomic.Uint64 }
 
 func (f *atomicFloat) store(v float64) { f.bits.Store(math.Float64bits(v)) }
 func (f *atomicFloat) load() float64   { return math.Float64frombits(f.bits.Load()) }
+
+// restoreLeftOf is partition p's changelog records left to restore.
+func (m *metrics) restoreLeftOf(p int32) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.left[p]
+}

@@ -135,17 +135,23 @@ func (rt *Runtime) openStore(ctx context.Context, p int32) (store.Store, error) 
 			return nil, err
 		}
 	}
-	return &ownedStore{Store: st, release: release}, nil
+	owned := &ownedStore{Store: st, release: release, p: p, reg: &rt.stores}
+	rt.stores.add(p, owned)
+	return owned, nil
 }
 
-// ownedStore releases its partition's store lock when closed.
+// ownedStore releases its partition's store lock when closed. It is listed in
+// the runtime's open stores (Runtime.Stores) while open.
 type ownedStore struct {
 	store.Store
 	once    sync.Once
 	release func()
+	p       int32
+	reg     *openStores
 }
 
 func (s *ownedStore) Close() error {
+	s.reg.remove(s.p, s)
 	err := s.Store.Close()
 	s.once.Do(s.release)
 	return err

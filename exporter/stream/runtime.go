@@ -33,6 +33,9 @@ type Options struct {
 	Sink Sink
 	// Now is the wall clock (idle timeout, progress); default time.Now.
 	Now func() time.Time
+	// AdvertisedURL is this instance's query API address, published to the group
+	// in its join metadata (kafka.AdvertisingBalancer) for the other instances.
+	AdvertisedURL string
 }
 
 // Runtime is one member of the application's consumer group. It outlives its
@@ -53,6 +56,7 @@ type Runtime struct {
 	adm        *kadm.Client // lazy: no I/O until first used
 	cache      *store.BlockCache
 	storeLocks storeLocks // one open store per partition
+	stores     openStores // the stage-2 stores open now, for queries
 
 	// Topic layout, read when a session connects.
 	repartition     string         // stage 1 → stage 2

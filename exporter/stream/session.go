@@ -248,7 +248,8 @@ func (s *session) open() error {
 	opts := append(base,
 		kgo.ConsumerGroup(cfg.Stream.ApplicationID),
 		kgo.ConsumeTopics(cfg.Stream.InputTopic, rt.repartition),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		// Cooperative-sticky, with this instance's query API URL in its metadata.
+		kgo.Balancers(kafka.AdvertisingBalancer(rt.opts.AdvertisedURL)),
 		kgo.SessionTimeout(time.Duration(cfg.Stream.SessionTimeout)),
 		// Static membership: an instance restarted after a crash (or a session
 		// replaced after a broker outage) takes its old member's place and
@@ -492,6 +493,7 @@ func (s *session) finishRestore(res restoreResult) error {
 		s.sources[res.part.p] = res.source
 	} else {
 		s.tasks[res.part.p] = res.task
+		rt.stores.activate(res.part.p, res.task.store)
 		if rt.opts.Sink != nil {
 			rt.opts.Sink.Active(res.part.p, res.task.cp.StreamTime, res.task.initial)
 			res.task.initial = nil

@@ -35,6 +35,19 @@ type Commit struct {
 	// Totals are the running totals (Start == engine.TotalStart) that changed.
 	// Their aggregates go on changing after the call returns: copy what you keep.
 	Totals []engine.Change
+	// Windows are the windows (not running totals) the transaction wrote, open
+	// ones included, as the store holds them: for live subscribers. Read-only.
+	Windows []WindowChange
+}
+
+// WindowChange is one window as a committed transaction wrote it.
+type WindowChange struct {
+	Agg   int    // index of the aggregation in the configuration
+	Group string // encoded group key; store.SplitGroup gives the dimension values
+	Start int64
+	// Value is the window's aggregate.Value encoding; nil: the window was
+	// deleted (a session window merged into another).
+	Value []byte
 }
 
 // Sink receives committed state only, on the runtime's goroutine: its methods must
@@ -73,6 +86,7 @@ type task struct {
 	batch      store.Batch
 	results    []Result
 	totals     []engine.Change
+	windows    []WindowChange
 	nextInput  int64 // repartition offset after the last processed record, -1 if none
 	inputEpoch int32 // leader epoch of that record
 	streamTime int64 // stream time the meta record of this transaction carries
@@ -163,6 +177,8 @@ func (t *task) reset() {
 	t.results = t.results[:0]
 	clear(t.totals)
 	t.totals = t.totals[:0]
+	clear(t.windows)
+	t.windows = t.windows[:0]
 	t.nextInput = -1
 	t.streamTime = t.cp.StreamTime
 	t.flushed = t.cp.StreamTime
@@ -249,6 +265,8 @@ func (t *task) prepare() error {
 		}
 		if c.Start == engine.TotalStart {
 			t.totals = append(t.totals, *c)
+		} else {
+			t.windows = append(t.windows, WindowChange{Agg: c.Agg, Group: c.Group, Start: c.Start, Value: value})
 		}
 		sk, _ := store.ParseKey(key)
 		if value == nil {
@@ -310,11 +328,11 @@ func (t *task) committed() ([]Result, Commit, error) {
 	}
 	t.rt.metrics.committed(t)
 	results := t.results
-	c := Commit{Partition: t.partition, StreamTime: max(t.streamTime, t.flushed), Totals: t.totals}
+	c := Commit{Partition: t.partition, StreamTime: max(t.streamTime, t.flushed), Totals: t.totals, Windows: t.windows}
 	for _, r := range results {
 		c.Closed = append(c.Closed, r.Change)
 	}
-	t.results, t.totals = nil, nil
+	t.results, t.totals, t.windows = nil, nil, nil
 	t.reset()
 	return results, c, nil
 }
