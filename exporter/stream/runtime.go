@@ -57,6 +57,8 @@ type Runtime struct {
 	cache      *store.BlockCache
 	storeLocks storeLocks // one open store per partition
 	stores     openStores // the stage-2 stores open now, for queries
+	// repPartsSeen is repParts for other goroutines (RepartitionPartitions).
+	repPartsSeen atomic.Int32
 
 	// Topic layout, read when a session connects.
 	repartition     string         // stage 1 → stage 2

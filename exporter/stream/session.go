@@ -185,6 +185,7 @@ func (rt *Runtime) ensureTopics(ctx context.Context) error {
 	if rt.repParts, err = kafka.PartitionCount(ctx, rt.adm, rt.repartition); err != nil {
 		return err
 	}
+	rt.repPartsSeen.Store(rt.repParts)
 	if s.RepartitionPartitions > 0 && rt.repParts != s.RepartitionPartitions {
 		return fatalf(fmt.Errorf("topic %s has %d partitions, stream.repartition_partitions is %d", rt.repartition, rt.repParts, s.RepartitionPartitions),
 			"the repartition topic cannot change its partition count: use a new stream.application_id")
@@ -251,6 +252,9 @@ func (s *session) open() error {
 		// Cooperative-sticky, with this instance's query API URL in its metadata.
 		kgo.Balancers(kafka.AdvertisingBalancer(rt.opts.AdvertisedURL)),
 		kgo.SessionTimeout(time.Duration(cfg.Stream.SessionTimeout)),
+		// A third of the session timeout, as Kafka advises (kgo's default, 3s,
+		// would equal a short session timeout and let the member expire).
+		kgo.HeartbeatInterval(min(3*time.Second, time.Duration(cfg.Stream.SessionTimeout)/3)),
 		// Static membership: an instance restarted after a crash (or a session
 		// replaced after a broker outage) takes its old member's place and
 		// assignment at once, instead of the group waiting for the dead member's

@@ -39,6 +39,10 @@ func (rt *Runtime) Stores() []StoreInfo {
 	return out
 }
 
+// RepartitionPartitions is the number of partitions of the repartition topic (the
+// stage-2 tasks of the group), 0 until the runtime has first connected.
+func (rt *Runtime) RepartitionPartitions() int32 { return rt.repPartsSeen.Load() }
+
 // openStores are the stage-2 stores open in the runtime, by partition.
 type openStores struct {
 	mu sync.Mutex
