@@ -1,0 +1,254 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/kwindow/kwindow/exporter/api/client"
+)
+
+// openAPI builds the OpenAPI 3.0 document from the routes: their parameters
+// as declared, and the schemas of their answers from the wire types by
+// reflection, so the document cannot miss a route, a parameter or a field
+// (TestOpenAPI checks it against what the handlers read and write).
+func (h *handler) openAPI() []byte {
+	g := &schemaGen{schemas: map[string]any{}}
+	paths := map[string]any{}
+	for _, rt := range h.routes {
+		ops := map[string]any{}
+		for _, m := range rt.methods {
+			ops[strings.ToLower(m)] = g.operation(rt, m)
+		}
+		paths[rt.path] = ops
+	}
+	g.of(reflect.TypeFor[client.WindowUpdate]())
+	g.of(reflect.TypeFor[client.Dropped]())
+	errSchema := map[string]any{
+		"type": "object", "required": []string{"status", "error"},
+		"properties": map[string]any{
+			"status": map[string]any{"type": "string", "enum": []string{"error"}},
+			"error":  g.of(reflect.TypeFor[client.ErrorInfo]()),
+		},
+	}
+	g.schemas["ErrorEnvelope"] = errSchema
+	doc := map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{
+			"title":   "kwindow query API",
+			"version": cmpOrString(h.o.Version, "dev"),
+			"description": "Interactive queries over kwindow's windowed aggregates, answered from the state stores of the whole consumer group by whichever instance is asked.\n\n" +
+				"Answers are envelopes as in Prometheus' API: {\"status\":\"success\",\"data\":...} or {\"status\":\"error\",\"error\":{\"code\",\"message\",\"param\"}}. " +
+				"Error codes: bad_query (400, param names the parameter), unauthorized (401), not_found (404), method_not_allowed (405), limit_exceeded (422, limit names it), " +
+				"internal (500), unavailable (503, with Retry-After and the partitions; stale=true reads restoring partitions instead), timeout (504, api.timeout).\n\n" +
+				"Times are RFC 3339 or unix seconds in parameters, unix seconds with millisecond precision in answers. Durations are Prometheus durations (1m, 1h30m). " +
+				"A measure's value is a JSON number, null when there is none (NaN: a ratio over no events, a quantile over no values), \"+Inf\" or \"-Inf\" for infinities. " +
+				"Parameters a route does not take are refused (400).",
+		},
+		"security": []any{map[string]any{"bearer": []string{}}, map[string]any{}},
+		"paths":    paths,
+		"components": map[string]any{
+			"schemas": g.schemas,
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer",
+				"description": "A token of api.tokens_file, when set; without it the API takes no token."}},
+		},
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		panic("api: the OpenAPI document does not encode: " + err.Error()) // built from constants
+	}
+	return append(b, '\n')
+}
+
+func cmpOrString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+var statusText = map[int]string{
+	http.StatusBadRequest:          "bad_query: a parameter is wrong; error.param names it",
+	http.StatusUnauthorized:        "unauthorized: no bearer token, or not an accepted one (the same answer for both)",
+	http.StatusNotFound:            "not_found",
+	http.StatusMethodNotAllowed:    "method_not_allowed: see the Allow header",
+	http.StatusUnprocessableEntity: "limit_exceeded: the answer would exceed api.max_points or api.max_keys; error.limit names it",
+	http.StatusInternalServerError: "internal: logged by the server",
+	http.StatusServiceUnavailable:  "unavailable: partitions cannot be read now (restoring, in a rebalance, an instance not answering); error.partitions lists them; retry after the Retry-After header's seconds, or pass stale=true",
+	http.StatusGatewayTimeout:      "timeout: the query took longer than api.timeout",
+}
+
+func (g *schemaGen) operation(rt *route, method string) map[string]any {
+	id := strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_").Replace(strings.TrimPrefix(rt.path, Prefix))
+	op := map[string]any{
+		"operationId": strings.ToLower(method) + "_" + id,
+		"summary":     rt.summary,
+		"description": rt.description,
+	}
+	var params []any
+	body := map[string]any{}
+	for _, p := range rt.params {
+		s := paramSchema(p)
+		in := p.in
+		if in == "" {
+			in = "query"
+		}
+		pd := map[string]any{"name": p.name, "in": in, "required": p.required || in == "path", "description": p.desc, "schema": s}
+		if p.example != "" {
+			pd["example"] = p.example
+		}
+		switch p.kind {
+		case kRepeated:
+			pd["style"], pd["explode"] = "form", true
+		case kCSV:
+			pd["style"], pd["explode"] = "form", false
+		}
+		params = append(params, pd)
+		if in == "query" {
+			body[p.name] = s
+		}
+	}
+	if params != nil {
+		op["parameters"] = params
+	}
+	if method == http.MethodPost {
+		bs := map[string]any{"type": "object", "properties": body}
+		op["requestBody"] = map[string]any{
+			"description": "The query parameters as a JSON object (a repeated parameter as an array) or a form.",
+			"content": map[string]any{
+				"application/json":                  map[string]any{"schema": bs},
+				"application/x-www-form-urlencoded": map[string]any{"schema": bs},
+			},
+		}
+	}
+	resp := map[string]any{}
+	switch {
+	case rt.data != nil:
+		resp["200"] = map[string]any{"description": "success", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+			"type": "object", "required": []string{"status", "data"},
+			"properties": map[string]any{
+				"status": map[string]any{"type": "string", "enum": []string{"success"}},
+				"data":   g.of(rt.data),
+			},
+		}}}}
+	case rt.produces == "text/event-stream":
+		resp["200"] = map[string]any{"description": "server-sent events: `update` (data: WindowUpdate), `dropped` (data: Dropped), comments as heartbeats",
+			"content": map[string]any{"text/event-stream": map[string]any{"schema": map[string]any{"type": "string"}}}}
+	default:
+		resp["200"] = map[string]any{"description": "success", "content": map[string]any{rt.produces: map[string]any{"schema": map[string]any{"type": "object"}}}}
+	}
+	errs := append([]int{http.StatusUnauthorized, http.StatusMethodNotAllowed, http.StatusInternalServerError}, rt.statuses...)
+	for _, st := range errs {
+		resp[strconv.Itoa(st)] = map[string]any{"description": statusText[st],
+			"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+	}
+	op["responses"] = resp
+	return op
+}
+
+func paramSchema(p param) map[string]any {
+	switch p.kind {
+	case kRepeated, kCSV:
+		return map[string]any{"type": "array", "items": map[string]any{"type": "string"}}
+	case kTime:
+		return map[string]any{"type": "string", "description": "RFC 3339 or unix seconds"}
+	case kDuration:
+		return map[string]any{"type": "string", "description": "a duration (1m, 1h30m) or seconds"}
+	case kInt:
+		return map[string]any{"type": "integer"}
+	case kBool:
+		return map[string]any{"type": "boolean"}
+	}
+	return map[string]any{"type": "string"}
+}
+
+// schemaGen makes OpenAPI schemas of the wire types; named structs go to
+// components/schemas.
+type schemaGen struct {
+	schemas map[string]any
+}
+
+var (
+	tTimestamp = reflect.TypeFor[client.Timestamp]()
+	tDuration  = reflect.TypeFor[client.Duration]()
+	tValue     = reflect.TypeFor[client.Value]()
+)
+
+func (g *schemaGen) of(t reflect.Type) map[string]any {
+	switch t {
+	case tTimestamp:
+		return map[string]any{"type": "number", "description": "unix seconds, to the millisecond", "example": 1795341600.5}
+	case tDuration:
+		return map[string]any{"type": "string", "description": "a Prometheus duration", "example": "1m"}
+	case tValue:
+		return map[string]any{"nullable": true, "description": "a number; null for none (NaN); \"+Inf\" or \"-Inf\"",
+			"oneOf": []any{map[string]any{"type": "number"}, map[string]any{"type": "string", "enum": []string{"+Inf", "-Inf"}}}}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		s := g.of(t.Elem())
+		if _, ref := s["$ref"]; ref {
+			return map[string]any{"nullable": true, "allOf": []any{s}}
+		}
+		c := map[string]any{"nullable": true}
+		for k, v := range s {
+			c[k] = v
+		}
+		return c
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": g.of(t.Elem())}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": g.of(t.Elem())}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Struct:
+		ref := map[string]any{"$ref": "#/components/schemas/" + t.Name()}
+		if _, done := g.schemas[t.Name()]; done {
+			return ref
+		}
+		s := map[string]any{"type": "object"}
+		g.schemas[t.Name()] = s // before the fields: a type may contain itself
+		props, required := map[string]any{}, []string{}
+		g.fields(t, props, &required)
+		s["properties"] = props
+		if len(required) > 0 {
+			s["required"] = required
+		}
+		return ref
+	}
+	panic("api: no OpenAPI schema for " + t.String()) // a wire type the generator does not know
+}
+
+// fields adds the JSON fields of struct t, embedded structs flattened as
+// encoding/json does.
+func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			g.fields(f.Type, props, required)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		props[name] = g.of(f.Type)
+		if !strings.Contains(opts, "omitempty") {
+			*required = append(*required, name)
+		}
+	}
+}
