@@ -121,7 +121,8 @@ func (e *ev) event() *event.Event {
 	case e.status >= 400:
 		class = event.ClientError
 	}
-	return &event.Event{Time: e.t, Value: e.latency, HasValue: true, Status: e.status, Class: class}
+	// A negative latency stands for an event without a value.
+	return &event.Event{Time: e.t, Value: e.latency, HasValue: e.latency >= 0, Status: e.status, Class: class}
 }
 
 // partitionOf routes a key as the repartition topic would: by endpoint, so
@@ -422,7 +423,9 @@ func (p *refPoint) add(e *ev) {
 	case e.status >= 400:
 		p.cerr++
 	}
-	p.vals = append(p.vals, e.latency)
+	if e.latency >= 0 {
+		p.vals = append(p.vals, e.latency)
+	}
 }
 
 // exactQuantile is the value of rank max(1, ceil(q·n)), the sketch's definition.
