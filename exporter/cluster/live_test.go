@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/api"
+	"github.com/kwindow/kwindow/exporter/query"
+)
+
+// newGroup starts a broker and n members of one group.
+func newGroup(t *testing.T, n int) (string, []*member) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(inputParts, "requests"), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	var ms []*member
+	for i := range n {
+		ms = append(ms, startMember(t, addr, string(rune('a'+i))))
+	}
+	return addr, ms
+}
+
+func produceEvents(t *testing.T, addr string, events []event) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i, e := range events {
+		recs = append(recs, &kgo.Record{Topic: "requests", Partition: int32(i % inputParts), Value: e.json()})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitReady waits until every member answers a query over all partitions.
+func waitReady(t *testing.T, ms []*member) {
+	t.Helper()
+	q := query.ValuesQuery{Aggregation: "endpoint_1m", Dimension: "endpoint"}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, m := range ms {
+		for {
+			_, _, err := m.node.Values(context.Background(), q, api.ReadOptions{})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("member %s never ready: %v", m.id, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// TestLiveStream subscribes on one instance of three to the updates of one
+// aggregation. Every window of every partition reaches it, wherever its owner
+// runs; the last update of each window carries its final count and is no longer
+// partial once the window has closed.
+func TestLiveStream(t *testing.T) {
+	addr, ms := newGroup(t, 3)
+	waitReady(t, ms)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := ms[0].node.Subscribe(ctx, api.StreamQuery{Aggregation: "endpoint_1m",
+		Filters: []query.Matcher{{Dim: "endpoint", Op: query.Regexp, Value: "/e.*"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Let the peer streams open (they are followed every 2 s).
+	time.Sleep(500 * time.Millisecond)
+	base := time.Now().Add(-time.Hour).Truncate(time.Minute).UnixMilli()
+	var events []event
+	want := map[string]uint64{} // endpoint/window start -> count
+	for i := range 3000 {
+		e := event{ts: base + int64(i)*3*minute/3000, endpoint: fmt.Sprintf("/e%d", i%10), status: 200, latency: 5}
+		events = append(events, e)
+		want[fmt.Sprintf("%s@%d", e.endpoint, e.ts/minute*minute)]++
+	}
+	for range inputParts {
+		events = append(events, event{ts: base + 10*minute, endpoint: "/closer", status: 200, latency: 1})
+	}
+	produceEvents(t, addr, events)
+	last := map[string]*api.WindowUpdate{}
+	partitions := map[int32]bool{}
+	timeout := time.After(60 * time.Second)
+	for done := false; !done; {
+		select {
+		case ev, ok := <-sub:
+			if !ok {
+				t.Fatal("the stream ended")
+			}
+			if ev.Dropped != "" {
+				t.Fatalf("dropped: %s", ev.Dropped)
+			}
+			u := ev.Update
+			if !strings.HasPrefix(u.Key[0], "/e") {
+				t.Fatalf("the filter let %v through", u.Key)
+			}
+			last[fmt.Sprintf("%s@%d", u.Key[0], u.Start)] = u
+			partitions[u.Partition] = true
+			done = len(last) == len(want)
+			for k, n := range want {
+				if u := last[k]; u == nil || u.Agg.Count != n || u.Partial {
+					done = false
+					break
+				}
+			}
+		case <-timeout:
+			t.Fatalf("after 60 s, %d of %d windows final in the stream", len(last), len(want))
+		}
+	}
+	if len(partitions) < 2 {
+		t.Errorf("updates came from partitions %v only: the peers' streams are missing", partitions)
+	}
+}
+
+// TestSlowSubscriber: a subscriber that never reads is dropped with a reason,
+// and processing goes on: every event is counted.
+func TestSlowSubscriber(t *testing.T) {
+	addr, ms := newGroup(t, 1)
+	waitReady(t, ms)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := ms[0].node.Subscribe(ctx, api.StreamQuery{Aggregation: "status_1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Add(-time.Hour).Truncate(time.Minute).UnixMilli()
+	var events []event
+	for i := range 30000 {
+		events = append(events, event{ts: base + int64(i%3)*minute, endpoint: fmt.Sprintf("/k%d", i), status: 200, latency: 5})
+	}
+	produceEvents(t, addr, events)
+	// Processing finishes although nobody reads.
+	q := query.RangeQuery{Aggregation: "status_1m", From: base, To: base + 3*minute, Step: 3 * minute,
+		Measures: []query.Measure{{Kind: query.Count}}}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r, _, err := ms[0].node.Range(context.Background(), q, api.ReadOptions{})
+		if err == nil && len(r.Series) == 1 && uint64(r.Series[0].Points[0].Value(query.Measure{Kind: query.Count})) == uint64(len(events)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not every event counted with a stuck subscriber: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	n := 0
+	for ev := range sub {
+		if ev.Dropped != "" {
+			t.Logf("dropped after %d updates: %s", n, ev.Dropped)
+			if !strings.Contains(ev.Dropped, "slow consumer") {
+				t.Errorf("dropped for %q", ev.Dropped)
+			}
+			return
+		}
+		n++
+	}
+	t.Fatalf("the stream ended after %d updates without saying it was dropped", n)
+}
