@@ -83,7 +83,7 @@ func newBenchGroup(dir string) (*benchGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	t0 := time.Now().Add(-2*time.Hour).Truncate(time.Hour).UnixMilli()
+	t0 := time.Now().Add(-2 * time.Hour).Truncate(time.Hour).UnixMilli()
 	r := rand.New(rand.NewPCG(7, 8))
 	batches := make([]store.Batch, benchParts)
 	owner := map[string]int{}
