@@ -86,23 +86,26 @@ func ParseTimestamp(s string) (Timestamp, error) {
 		return bad()
 	}
 	const maxMs = uint64(math.MaxInt64)
-	var ms uint64
+	var sec uint64
 	for _, c := range ip {
-		if ms > (maxMs-9)/10 {
+		if sec > maxMs/1000 {
 			return 0, fmt.Errorf("%q: %w", s, ErrTimeRange)
 		}
-		ms = ms*10 + uint64(c-'0')
+		sec = sec*10 + uint64(c-'0')
 	}
-	if ms > maxMs/1000-1 {
+	if sec > maxMs/1000 {
 		return 0, fmt.Errorf("%q: %w", s, ErrTimeRange)
 	}
-	ms *= 1000
+	ms := sec * 1000
 	frac := fp + "000"
 	for i, scale := 0, uint64(100); i < 3; i, scale = i+1, scale/10 {
 		ms += uint64(frac[i]-'0') * scale
 	}
 	if len(fp) > 3 && fp[3] >= '5' {
 		ms++
+	}
+	if ms > maxMs {
+		return 0, fmt.Errorf("%q: %w", s, ErrTimeRange)
 	}
 	if neg {
 		return Timestamp(-int64(ms)), nil
