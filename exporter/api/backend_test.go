@@ -199,13 +199,14 @@ type testBackend struct {
 	srcs      []query.Source
 	instances []string
 
-	mu        sync.Mutex
-	restoring map[int32]int64 // partition -> records behind
-	err       error           // returned by every query
-	block     bool            // queries wait for their context
-	subs      chan chan StreamEvent
-	subCtx    []context.Context
-	subQuery  []StreamQuery
+	mu         sync.Mutex
+	restoring  map[int32]int64 // partition -> records behind
+	err        error           // returned by every query
+	block      bool            // queries wait for their context
+	endStreams bool            // subscriptions end at once, without a test reading b.subs
+	subs       chan chan StreamEvent
+	subCtx     []context.Context
+	subQuery   []StreamQuery
 }
 
 func newBackend(t testing.TB, w *world, lim query.Limits) *testBackend {
@@ -309,6 +310,10 @@ func (b *testBackend) Subscribe(ctx context.Context, s StreamQuery) (<-chan Stre
 		return nil, err
 	}
 	ch := make(chan StreamEvent, 16)
+	if b.endStreams {
+		close(ch)
+		return ch, nil
+	}
 	b.mu.Lock()
 	b.subCtx = append(b.subCtx, ctx)
 	b.subQuery = append(b.subQuery, s)

@@ -83,6 +83,9 @@ func readParams(r *http.Request, rt *route) (*params, error) {
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
 		name := unknown[0]
+		if name == "" {
+			return nil, badParam("query", "a parameter without a name (%q)", "="+v.Get(""))
+		}
 		msg := "unknown parameter"
 		if slices.ContainsFunc(rt.params, func(p param) bool { return p.name == name+"[]" }) {
 			msg += "; did you mean " + name + "[]?"
