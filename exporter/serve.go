@@ -5,16 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
+	"github.com/kwindow/kwindow/exporter/api"
+	"github.com/kwindow/kwindow/exporter/cluster"
 	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/kafka"
 	"github.com/kwindow/kwindow/exporter/metrics"
+	"github.com/kwindow/kwindow/exporter/query"
 	"github.com/kwindow/kwindow/exporter/stream"
 	"github.com/kwindow/kwindow/exporter/web"
 )
@@ -43,11 +55,22 @@ func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults 
 	reg := newRegistry()
 	view := metrics.NewView(cfg)
 	reg.MustRegister(metrics.NewCollector(view))
-	rt, err := stream.New(ctx, cfg, stream.Options{Logger: log, Registerer: reg, OnResults: onResults, Sink: view})
+	node, apiOpts, err := newQueryNode(cfg, g, log)
 	if err != nil {
 		return err
 	}
-	h := web.NewHandler(web.Options{Registry: reg, Gatherers: []prometheus.Gatherer{rt.KafkaGatherer()}, Ready: rt.Ready, Version: version, Logger: log})
+	defer node.Close()
+	defer apiOpts.close()
+	rt, err := stream.New(ctx, cfg, stream.Options{Logger: log, Registerer: reg, OnResults: onResults,
+		Sink: teeSink{view, node.Sink()}, AdvertisedURL: apiOpts.url})
+	if err != nil {
+		return err
+	}
+	node.SetRuntime(rt)
+	h := web.NewHandler(web.Options{Registry: reg, Gatherers: []prometheus.Gatherer{rt.KafkaGatherer()}, Ready: rt.Ready, Version: version, Logger: log,
+		Handlers: map[string]http.Handler{"/api/": api.NewHandler(node, apiOpts.Options)},
+		Links: []web.Link{{Path: "/api/v1/status", Text: "Query API: status of the group"}, {Path: "/api/v1/aggregations", Text: "Query API: aggregations"},
+			{Path: "/api/v1/openapi.json", Text: "Query API: OpenAPI document"}}})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	webErr := make(chan error, 1)
@@ -56,7 +79,7 @@ func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults 
 		cancel()
 	}()
 	log.Info("kwindow running", "brokers", cfg.Kafka.Brokers, "input", cfg.Stream.InputTopic,
-		"guarantee", cfg.Stream.ProcessingGuarantee, "listen", *g.web.WebListenAddresses)
+		"guarantee", cfg.Stream.ProcessingGuarantee, "listen", *g.web.WebListenAddresses, "api", apiOpts.url+"/api/v1/")
 	runErr := rt.Run(ctx)
 	cancel()
 	if err := <-webErr; err != nil && runErr == nil {
@@ -69,3 +92,89 @@ func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults 
 }
 
 func (g *globals) logger() *slog.Logger { return g.log }
+
+// queryAPI is the query API's options and this instance's advertised URL.
+type queryAPI struct {
+	api.Options
+	url   string
+	close func() // the membership's Kafka client
+}
+
+// newQueryNode builds the query node of this instance (its answers over the
+// whole group) and the API's options: the advertised URL, the tokens, the
+// limits.
+func newQueryNode(cfg *config.Config, g *globals, log *slog.Logger) (*cluster.Node, queryAPI, error) {
+	q := queryAPI{url: advertisedURL(cfg, *g.web.WebListenAddresses)}
+	peerToken := cfg.API.PeerToken
+	if cfg.API.TokensFile != "" {
+		tf, err := api.NewTokenFile(cfg.API.TokensFile, log)
+		if err != nil {
+			return nil, q, fmt.Errorf("api.tokens_file: %w", err)
+		}
+		q.Auth = tf // kept: Options below is filled field by field
+		if toks := tf.Tokens(); peerToken == "" && len(toks) > 0 {
+			peerToken = toks[0]
+		}
+	}
+	base, err := kafka.ClientOpts(cfg.Kafka)
+	if err != nil {
+		return nil, q, err
+	}
+	admCl, err := kgo.NewClient(base...)
+	if err != nil {
+		return nil, q, fmt.Errorf("kafka client: %w", err)
+	}
+	lim := query.Limits{MaxPoints: cfg.API.MaxPoints, MaxKeys: cfg.API.MaxKeys}
+	node, err := cluster.New(cluster.Options{Config: cfg, URL: q.url, PeerToken: peerToken, PeerTimeout: time.Duration(cfg.API.PeerTimeout),
+		Limits: lim, Logger: log, Members: &cluster.GroupMembership{Admin: kadm.NewClient(admCl), Group: cfg.Stream.ApplicationID, Repartition: cfg.RepartitionTopic()}})
+	if err != nil {
+		admCl.Close()
+		return nil, q, err
+	}
+	q.Config, q.Limits, q.Logger, q.Version, q.Internal = cfg, lim, log, version, node.PeerHandler()
+	q.close = admCl.Close
+	return node, q, nil
+}
+
+// advertisedURL is api.advertised_url, or http:// and the first listen address,
+// with the host name when it listens on every interface.
+func advertisedURL(cfg *config.Config, listen []string) string {
+	if cfg.API.AdvertisedURL != "" {
+		return strings.TrimSuffix(cfg.API.AdvertisedURL, "/")
+	}
+	addr := web.DefaultListenAddress
+	if len(listen) > 0 {
+		addr = listen[0]
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if host, err = os.Hostname(); err != nil || host == "" {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// teeSink hands committed state to several sinks.
+type teeSink []stream.Sink
+
+func (t teeSink) Active(p int32, st int64, totals []engine.Change) {
+	for _, s := range t {
+		s.Active(p, st, totals)
+	}
+}
+
+func (t teeSink) Committed(cs []stream.Commit) {
+	for _, s := range t {
+		s.Committed(cs)
+	}
+}
+
+func (t teeSink) Inactive(p int32) {
+	for _, s := range t {
+		s.Inactive(p)
+	}
+}
