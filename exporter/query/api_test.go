@@ -9,7 +9,6 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -316,53 +315,6 @@ func TestCanceled(t *testing.T) {
 	cancel()
 	if _, err := l.Range(ctx, srcs, RangeQuery{Aggregation: "req_1m", From: t0, To: t0 + 3*hour}); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled query: %v", err)
-	}
-}
-
-// TestDecoderAgrees checks windowDecoder against aggregate's own decoder on the
-// windows of a real pipeline, with and without sketches, and on corrupt input.
-func TestDecoderAgrees(t *testing.T) {
-	_, srcs := pipeline(t)
-	var d windowDecoder
-	n := 0
-	for _, src := range srcs {
-		for _, name := range []string{"req_1m", "counts_1m"} {
-			err := src.Store.Windows(name, math.MinInt64, maxStart, func(e store.Entry) bool {
-				var want aggregate.Value
-				if err := want.UnmarshalBinary(e.Value); err != nil {
-					t.Fatal(err)
-				}
-				for _, withSketch := range []bool{false, true} {
-					end, got, err := d.decode(e.Value, withSketch)
-					w := *want.Agg
-					if !withSketch {
-						w.Sketch = nil
-					}
-					g := *got
-					if err != nil || end != want.End || (g.Sketch == nil) != (w.Sketch == nil) ||
-						(g.Sketch != nil && !sameFloat(g.Sketch.Quantile(0.9), w.Sketch.Quantile(0.9))) {
-						t.Fatalf("%s %x: decoded %d %+v, %v; want %d %+v", name, e.Key.Group, end, g, err, want.End, w)
-					}
-					g.Sketch, w.Sketch = nil, nil
-					if g != w {
-						t.Fatalf("%s %x: decoded %+v, want %+v", name, e.Key.Group, g, w)
-					}
-				}
-				n++
-				if b := e.Value[:len(e.Value)-1]; n%7 == 0 {
-					if _, _, err := d.decode(b, true); err == nil {
-						t.Errorf("truncated window decoded")
-					}
-				}
-				return true
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if n == 0 {
-		t.Fatal("no windows")
 	}
 }
 

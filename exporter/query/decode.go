@@ -2,28 +2,34 @@ package query
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/sketch"
 )
 
-// windowDecoder decodes stored windows into one reused aggregate, so a scan
-// allocates only for the points it keeps.
+// windowDecoder decodes the header of stored windows (aggregate.Value) into one
+// reused aggregate, and hands back the window's sketch still encoded: a scan
+// allocates only for the points it keeps, and merges the sketches of the
+// windows of a point with sketch.MergeBinary, never decoding one (see
+// mergeWindow).
 //
 // Why not aggregate.Value.UnmarshalBinary: it allocates an aggregate and a
-// sketch per window, and always decodes the sketch, which costs most of a scan
-// (sketch.UnmarshalBinary validates every bucket). A query that asks for no
-// quantile skips the sketch here, and one that does decodes it into a reused
-// sketch. The header layout is aggregate's version 1; any other version falls
-// back to aggregate's own decoder, and a test checks both agree.
+// sketch per window, and always decodes the sketch, which costs most of a scan.
+// A query that asks for no quantile skips the sketch's bytes here. The header
+// layout is aggregate's version 1; anything else falls back to aggregate's own
+// decoder (for its error, or a layout this one does not know), and a test
+// checks both agree.
 type windowDecoder struct {
 	agg aggregate.Aggregate
-	sk  sketch.Sketch
 }
 
-// decode returns the window's end and its aggregate, valid until the next call.
-func (d *windowDecoder) decode(b []byte, withSketch bool) (end int64, _ *aggregate.Aggregate, err error) {
+// decode returns the window's end and last event time, its aggregate without
+// a sketch (valid until the next call), and its encoded sketch: nil if it has
+// none or withSketch is false. When the fallback decodes the window, the
+// aggregate carries the decoded sketch instead and sk is nil.
+func (d *windowDecoder) decode(b []byte, withSketch bool) (end, last int64, _ *aggregate.Aggregate, sk []byte, err error) {
 	const version, flagSketch = 1, 1
 	if len(b) < 2 || b[0] != version {
 		return d.fallback(b, withSketch)
@@ -53,27 +59,77 @@ func (d *windowDecoder) decode(b []byte, withSketch bool) (end int64, _ *aggrega
 	a.Sum = math.Float64frombits(binary.LittleEndian.Uint64(r))
 	a.Min = math.Float64frombits(binary.LittleEndian.Uint64(r[8:]))
 	a.Max = math.Float64frombits(binary.LittleEndian.Uint64(r[16:]))
-	r = r[24:]
 	a.Sketch = nil
+	r = r[24:]
 	switch {
 	case flags&flagSketch == 0 && len(r) != 0:
 		return d.fallback(b, withSketch) // reports the trailing bytes
 	case flags&flagSketch != 0 && withSketch:
-		if err := d.sk.UnmarshalBinary(r); err != nil {
+		// A sketch of fewer than 2 bytes is corrupt: the fallback says how.
+		if len(r) < 2 {
 			return d.fallback(b, withSketch)
 		}
-		a.Sketch = &d.sk
+		sk = r
 	}
-	return ints[0], a, nil
+	return ints[0], ints[1], a, sk, nil
 }
 
-func (d *windowDecoder) fallback(b []byte, withSketch bool) (int64, *aggregate.Aggregate, error) {
+func (d *windowDecoder) fallback(b []byte, withSketch bool) (end, last int64, _ *aggregate.Aggregate, sk []byte, err error) {
 	var v aggregate.Value
 	if err := v.UnmarshalBinary(b); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, nil, err
 	}
 	if !withSketch {
 		v.Agg.Sketch = nil
 	}
-	return v.End, v.Agg, nil
+	return v.End, v.Last, v.Agg, nil, nil
 }
+
+// aggSketch is an aggregate and its sketch in one allocation.
+type aggSketch struct {
+	agg aggregate.Aggregate
+	sk  sketch.Sketch
+}
+
+// newAggregate returns a copy of a window decoded by windowDecoder, its
+// sketch decoded from sk.
+func newAggregate(agg *aggregate.Aggregate, sk []byte) (*aggregate.Aggregate, error) {
+	if sk == nil {
+		return agg.Clone(), nil
+	}
+	w := &aggSketch{agg: *agg}
+	if err := w.sk.UnmarshalBinary(sk); err != nil {
+		return nil, corruptSketch(err)
+	}
+	w.agg.Sketch = &w.sk
+	return &w.agg, nil
+}
+
+// mergeWindow merges a window decoded by windowDecoder into *dst, which it
+// allocates for the first window. The result is exactly what decoding the
+// window and aggregate.Merge give: sketches merge with sketch.MergeBinary,
+// which adds the same buckets as sketch.Merge. On an error *dst is unchanged.
+func mergeWindow(dst **aggregate.Aggregate, agg *aggregate.Aggregate, sk []byte) error {
+	a := *dst
+	if a == nil {
+		var err error
+		*dst, err = newAggregate(agg, sk)
+		return err
+	}
+	if sk != nil {
+		if a.Sketch == nil {
+			var s sketch.Sketch
+			if err := s.UnmarshalBinary(sk); err != nil {
+				return corruptSketch(err)
+			}
+			a.Sketch = &s
+		} else if err := a.Sketch.MergeBinary(sk); err != nil {
+			return corruptSketch(err)
+		}
+	}
+	a.Merge(agg)
+	return nil
+}
+
+// corruptSketch wraps a sketch's decoding error as aggregate's decoder does.
+func corruptSketch(err error) error { return fmt.Errorf("%w: %w", aggregate.ErrCorrupt, err) }

@@ -71,6 +71,7 @@ func (l *Local) Latest(ctx context.Context, srcs []Source, q LatestQuery) (*Late
 		since = math.MinInt64
 	}
 	r := &LatestResult{Aggregation: a.name, GroupBy: slices.Clone(a.groupBy), Partitions: partitions(srcs)}
+	var dec windowDecoder
 	for _, src := range srcs {
 		var (
 			group []byte
@@ -78,7 +79,40 @@ func (l *Local) Latest(ctx context.Context, srcs []Source, q LatestQuery) (*Late
 			first = true
 			ferr  error
 			cc    = canceled{ctx: ctx}
+			// closed is the latest closed window of cur read so far: only the
+			// last one of a key is decoded, when the key's windows end (the
+			// earlier ones are read as far as their end, which says they are
+			// closed).
+			closed struct {
+				ok    bool
+				start int64
+				val   []byte
+			}
 		)
+		decodeWindow := func(start int64, val []byte) (Window, error) {
+			end, last, agg, sk, err := dec.decode(val, withSketch)
+			if err == nil {
+				agg, err = newAggregate(agg, sk)
+			}
+			if err != nil {
+				return Window{}, fmt.Errorf("query: partition %d, window %d: %w", src.Partition, start, err)
+			}
+			w := Window{Start: start, End: end, Last: last, Agg: agg}
+			w.Partial = !a.spec.Closed(window.Window{Start: w.Start, End: w.End}, src.StreamTime)
+			return w, nil
+		}
+		flush := func() error {
+			if !closed.ok {
+				return nil
+			}
+			closed.ok = false
+			w, err := decodeWindow(closed.start, closed.val)
+			if err != nil {
+				return err
+			}
+			cur.Closed = &w
+			return nil
+		}
 		visit := func(e store.Entry) bool {
 			if cc.check() {
 				return false
@@ -87,6 +121,9 @@ func (l *Local) Latest(ctx context.Context, srcs []Source, q LatestQuery) (*Late
 				return true
 			}
 			if first || !bytes.Equal(e.Key.Group, group) {
+				if ferr = flush(); ferr != nil {
+					return false
+				}
 				first, cur = false, nil
 				group = append(group[:0], e.Key.Group...)
 				vals, err := store.SplitGroup(group)
@@ -107,21 +144,22 @@ func (l *Local) Latest(ctx context.Context, srcs []Source, q LatestQuery) (*Late
 			if cur == nil {
 				return true
 			}
-			var v aggregate.Value
-			if err := v.UnmarshalBinary(e.Value); err != nil {
+			end, _, _, _, err := dec.decode(e.Value, false)
+			if err != nil {
 				ferr = fmt.Errorf("query: partition %d, window %d: %w", src.Partition, e.Key.Start, err)
 				return false
 			}
-			if !withSketch {
-				v.Agg.Sketch = nil
+			if a.spec.Closed(window.Window{Start: e.Key.Start, End: end}, src.StreamTime) {
+				// Windows come in start order: the last closed one wins.
+				closed.ok, closed.start, closed.val = true, e.Key.Start, append(closed.val[:0], e.Value...)
+				return true
 			}
-			w := Window{Start: e.Key.Start, End: v.End, Last: v.Last, Agg: v.Agg}
-			w.Partial = !a.spec.Closed(window.Window{Start: w.Start, End: w.End}, src.StreamTime)
-			if w.Partial {
-				cur.Open = append(cur.Open, w)
-			} else {
-				cur.Closed = &w // windows come in start order: the last one wins
+			w, err := decodeWindow(e.Key.Start, e.Value)
+			if err != nil {
+				ferr = err
+				return false
 			}
+			cur.Open = append(cur.Open, w)
 			return true
 		}
 		var serr error
@@ -129,6 +167,9 @@ func (l *Local) Latest(ctx context.Context, srcs []Source, q LatestQuery) (*Late
 			serr = src.Store.Range(a.name, f.exact, since, maxStart, visit)
 		} else {
 			serr = src.Store.Windows(a.name, since, maxStart, visit)
+		}
+		if serr == nil && ferr == nil && cc.err == nil {
+			ferr = flush()
 		}
 		switch {
 		case serr != nil:

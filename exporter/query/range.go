@@ -241,7 +241,7 @@ func (a *accumulator) enter(group []byte) error {
 
 // add merges the window of the current group at start, in step i, into its point.
 func (a *accumulator) add(src Source, start, i int64, value []byte) error {
-	end, agg, err := a.dec.decode(value, a.p.sketch)
+	end, _, agg, sk, err := a.dec.decode(value, a.p.sketch)
 	if err != nil {
 		return fmt.Errorf("query: partition %d, window %d: %w", src.Partition, start, err)
 	}
@@ -250,10 +250,8 @@ func (a *accumulator) add(src Source, start, i int64, value []byte) error {
 	if err != nil {
 		return err
 	}
-	if pt.Agg == nil {
-		pt.Agg = agg.Clone() // agg is the decoder's
-	} else {
-		pt.Agg.Merge(agg)
+	if err := mergeWindow(&pt.Agg, agg, sk); err != nil {
+		return fmt.Errorf("query: partition %d, window %d: %w", src.Partition, start, err)
 	}
 	pt.Windows++
 	if open {

@@ -72,3 +72,33 @@ func BenchmarkUnmarshalBinary(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(data)), "bytes")
 }
+
+// BenchmarkMergeBinary merges the encoding of a 1-minute window (200
+// latencies: some 150 non-empty buckets over a span of some 500) into an
+// hour's sketch, against decoding it and merging the decoded sketch.
+func BenchmarkMergeBinary(b *testing.B) {
+	window := sketchOf(DefaultSchema, logNormal(105, 200, 1))
+	data, _ := window.MarshalBinary()
+	b.Run("MergeBinary", func(b *testing.B) {
+		dst := sketchOf(DefaultSchema, logNormal(106, 12000, 1))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := dst.MergeBinary(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
+	b.Run("UnmarshalBinary+Merge", func(b *testing.B) {
+		dst := sketchOf(DefaultSchema, logNormal(106, 12000, 1))
+		var o Sketch
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := o.UnmarshalBinary(data); err != nil {
+				b.Fatal(err)
+			}
+			dst.Merge(&o)
+		}
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
+}

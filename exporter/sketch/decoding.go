@@ -18,14 +18,16 @@ import (
 // arrays if they are large enough: decoding into a reused sketch does not allocate, and
 // a new one allocates at most 32 KiB per sign.
 func (s *Sketch) UnmarshalBinary(data []byte) error {
-	h, err := parse(data)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	h, err := parseInto(data, &sc.pos, &sc.neg)
 	if err != nil {
 		return err
 	}
 	s.schema, s.initSchema = h.schema, h.schema
 	s.count, s.zero, s.sum, s.min, s.max = h.count, h.zero, h.sum, h.min, h.max
-	s.pos.fill(h.pos)
-	s.neg.fill(h.neg)
+	s.pos.fill(h.pos, sc.pos)
+	s.neg.fill(h.neg, sc.neg)
 	return nil
 }
 
@@ -41,11 +43,13 @@ type header struct {
 type setHeader struct {
 	lo, hi int32  // the lowest and highest bucket, both non-empty; only if span > 0
 	span   int    // 0 if the set is empty
-	items  []byte // the encoded counts and empty runs
 	total  uint64 // sum of the counts
 }
 
-func parse(data []byte) (header, error) {
+// parseInto validates data and decodes the counts of its positive and negative
+// buckets into *pos and *neg, resized to the sets' spans, for the caller to use
+// once the whole encoding is valid. It reads the encoding once.
+func parseInto(data []byte, pos, neg *[]uint64) (header, error) {
 	var h header
 	if len(data) < 2 {
 		return h, fmt.Errorf("%w: %d bytes, need at least 2", ErrCorrupt, len(data))
@@ -59,8 +63,8 @@ func parse(data []byte) (header, error) {
 	}
 	d := decoder{data: data[2:]}
 	h.zero = d.uvarint("zero count")
-	h.pos = d.set("positive buckets: ", h.schema)
-	h.neg = d.set("negative buckets: ", h.schema)
+	h.pos = d.set("positive buckets: ", h.schema, pos)
+	h.neg = d.set("negative buckets: ", h.schema, neg)
 	var c1, c2 uint64
 	h.count, c1 = bits.Add64(h.zero, h.pos.total, 0)
 	h.count, c2 = bits.Add64(h.count, h.neg.total, 0)
@@ -127,8 +131,9 @@ func checkMinMax(min, max float64, schema int32, zero uint64, pos, neg setHeader
 	return nil
 }
 
-// fill replaces b's counts with the validated set h, reusing b's array if it is large enough.
-func (b *buckets) fill(h setHeader) {
+// fill replaces b's counts with the validated set h, decoded into counts,
+// reusing b's array if it is large enough.
+func (b *buckets) fill(h setHeader, counts []uint64) {
 	b.counts = b.counts[:cap(b.counts)]
 	clear(b.counts)
 	if h.span == 0 {
@@ -138,18 +143,23 @@ func (b *buckets) fill(h setHeader) {
 		b.counts = make([]uint64, h.span)
 	}
 	b.offset = h.lo
-	for k, p := 0, h.items; len(p) > 0; {
-		c, n := binary.Uvarint(p)
-		p = p[n:]
-		if c != 0 {
-			b.counts[k] = c
-			k++
-			continue
-		}
-		r, n := binary.Uvarint(p)
-		p = p[n:]
-		k += int(r) + 1
+	copy(b.counts, counts[:h.span])
+}
+
+// uvarintAt is binary.Uvarint(p[j:]) with the one-byte case inlined: most
+// bucket counts of a window are below 128.
+func uvarintAt(p []byte, j int) (uint64, int) {
+	if j < len(p) && p[j] < 0x80 {
+		return uint64(p[j]), 1
 	}
+	return uvarintSlow(p, j)
+}
+
+func uvarintSlow(p []byte, j int) (uint64, int) {
+	if j >= len(p) {
+		return 0, 0
+	}
+	return binary.Uvarint(p[j:])
 }
 
 // decoder reads fields, remembering the first error so callers check once.
@@ -205,7 +215,9 @@ func (d *decoder) float() float64 {
 }
 
 // set validates one bucket set; where names it in errors ("positive buckets: ").
-func (d *decoder) set(where string, schema int32) setHeader {
+// It decodes the set into *counts: (*counts)[k] is the count of bucket lo+k, for
+// the span of the set.
+func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 	var h setHeader
 	d.where = where
 	defer func() { d.where = "" }()
@@ -227,31 +239,46 @@ func (d *decoder) set(where string, schema int32) setHeader {
 		return h
 	}
 	h.lo, h.hi, h.span = int32(first), int32(last), int(span)
-	start := d.data
+	if cap(*counts) < h.span {
+		*counts = make([]uint64, h.span, max(h.span, initialLen))
+	}
+	*counts = (*counts)[:h.span]
+	dst := *counts
+	clear(dst) // once: a call per empty run would cost more
+	// The loop is the decoder's hot path (a query reads every window's buckets
+	// through it): it indexes the data, with one-byte varints inline.
+	p, j := d.data, 0
 	for k := 0; k < h.span; {
-		c := d.uvarint("count")
-		if d.err != nil {
+		c, n := uvarintAt(p, j)
+		if n <= 0 {
+			d.data = p[j:]
+			d.fail("count: truncated or overflowing uvarint")
 			return h
 		}
+		j += n
 		if c != 0 {
 			var carry uint64
 			if h.total, carry = bits.Add64(h.total, c, 0); carry != 0 {
 				d.fail("counts overflow")
 				return h
 			}
+			dst[k] = c
 			k++
 			continue
 		}
-		run := d.uvarint("empty run")
-		if d.err != nil {
+		run, n := uvarintAt(p, j)
+		if n <= 0 {
+			d.data = p[j:]
+			d.fail("empty run: truncated or overflowing uvarint")
 			return h
 		}
+		j += n
 		if k == 0 || run >= uint64(h.span-k-1) {
 			d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
 			return h
 		}
 		k += int(run) + 1
 	}
-	h.items = start[:len(start)-len(d.data)]
+	d.data = p[j:]
 	return h
 }

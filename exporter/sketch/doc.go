@@ -27,7 +27,8 @@
 //   - Count() == ZeroCount() + the sum of all bucket counts, always; this is also what
 //     prometheus.NewConstNativeHistogram checks. Min and Max lie in the lowest and highest
 //     non-empty bucket.
-//   - Merging is exact: Merge of sketches of sets A and B equals the sketch of A ∪ B, bucket
+//   - Merging is exact: Merge of sketches of sets A and B (or MergeBinary of B's encoding,
+//     which never decodes it into a sketch) equals the sketch of A ∪ B, bucket
 //     for bucket (Sum up to float rounding). Downscale is exact: a sketch downscaled to
 //     schema s equals one built at schema s from the same values, because the lower
 //     schema's bucket boundaries are a subset of the higher one's.

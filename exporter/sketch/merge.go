@@ -12,14 +12,10 @@ func (s *Sketch) Merge(o *Sketch) {
 	if o == s {
 		o = s.Clone()
 	}
-	target := min(s.schema, o.schema)
-	for !s.fits(o, target) {
-		target--
-	}
-	s.downscale(target)
-	delta := o.schema - target
-	mergeBuckets(&s.pos, &o.pos, delta)
-	mergeBuckets(&s.neg, &o.neg, delta)
+	pos, neg := extentOf(&o.pos), extentOf(&o.neg)
+	delta := s.lowerFor(o.schema, pos, neg)
+	mergeBuckets(&s.pos, &o.pos, pos, delta)
+	mergeBuckets(&s.neg, &o.neg, neg, delta)
 	s.count += o.count
 	s.zero += o.zero
 	s.sum += o.sum
@@ -27,24 +23,51 @@ func (s *Sketch) Merge(o *Sketch) {
 	s.max = max(s.max, o.max)
 }
 
-// fits reports whether s and o merged at schema target span at most maxSpan buckets per sign.
-func (s *Sketch) fits(o *Sketch, target int32) bool {
-	fit := func(sb, ob *buckets) bool {
-		lo, hi, ok := ob.nonZero()
-		if ok {
-			lo, hi = downscaleIndex(lo, o.schema-target), downscaleIndex(hi, o.schema-target)
-		}
-		return sb.spanAfter(s.schema-target, lo, hi, ok) <= maxSpan
-	}
-	return fit(&s.pos, &o.pos) && fit(&s.neg, &o.neg)
+// extent is the lowest and highest non-empty bucket of one sign; ok is false if
+// there is none.
+type extent struct {
+	lo, hi int32
+	ok     bool
 }
 
-// mergeBuckets adds src, read delta schemas lower, to dst.
-func mergeBuckets(dst, src *buckets, delta int32) {
-	lo, hi, ok := src.nonZero()
-	if !ok {
+func extentOf(b *buckets) extent {
+	lo, hi, ok := b.nonZero()
+	return extent{lo, hi, ok}
+}
+
+// lowerFor downscales s to the schema at which it can take buckets of schema
+// schema spanning pos and neg: the lower of the two schemas, or lower still if
+// the joined buckets of one sign would span more than maxSpan. It returns how
+// many schemas the incoming buckets must be lowered.
+func (s *Sketch) lowerFor(schema int32, pos, neg extent) (delta int32) {
+	target := min(s.schema, schema)
+	for !s.fits(schema, pos, neg, target) {
+		target--
+	}
+	s.downscale(target)
+	return schema - target
+}
+
+// fits reports whether s and buckets of schema schema spanning pos and neg,
+// merged at schema target, span at most maxSpan buckets per sign.
+func (s *Sketch) fits(schema int32, pos, neg extent, target int32) bool {
+	fit := func(sb *buckets, e extent) bool {
+		lo, hi := e.lo, e.hi
+		if e.ok {
+			lo, hi = downscaleIndex(lo, schema-target), downscaleIndex(hi, schema-target)
+		}
+		return sb.spanAfter(s.schema-target, lo, hi, e.ok) <= maxSpan
+	}
+	return fit(&s.pos, pos) && fit(&s.neg, neg)
+}
+
+// mergeBuckets adds src, whose non-empty buckets span e, read delta schemas
+// lower, to dst.
+func mergeBuckets(dst, src *buckets, e extent, delta int32) {
+	if !e.ok {
 		return
 	}
+	lo, hi := e.lo, e.hi
 	dst.fit(downscaleIndex(lo, delta), downscaleIndex(hi, delta))
 	counts := src.counts[lo-src.offset : hi-src.offset+1]
 	if delta == 0 {
