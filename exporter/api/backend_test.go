@@ -223,7 +223,9 @@ func (b *testBackend) sources(ctx context.Context, o ReadOptions) ([]query.Sourc
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.block {
+		b.mu.Unlock()
 		<-ctx.Done()
+		b.mu.Lock()
 		return nil, Coverage{}, ctx.Err()
 	}
 	if b.err != nil {
@@ -301,6 +303,13 @@ func (b *testBackend) Status(ctx context.Context) (Status, error) {
 	}
 	st.Members = []Member{m}
 	return st, nil
+}
+
+// set changes the backend's faults while handlers may read them.
+func (b *testBackend) set(f func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f()
 }
 
 // Subscribe hands the test the channel of each subscription through b.subs;

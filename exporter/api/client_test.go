@@ -24,7 +24,7 @@ func TestClientStatusAndAggregations(t *testing.T) {
 	w := newWorld(t, randomEvents(11, 300, t0, hour), 2, t0+2*hour)
 	w.srcs[1].StreamTime = t0 + 90*minute
 	b := newBackend(t, w, query.Limits{})
-	b.restoring = map[int32]int64{1: 7}
+	b.set(func() { b.restoring = map[int32]int64{1: 7} })
 	c := newClient(t, newServer(t, b, Options{Version: "1.2.3"}))
 	ctx := context.Background()
 
@@ -37,7 +37,7 @@ func TestClientStatusAndAggregations(t *testing.T) {
 		*st.StreamTimes[1].StreamTime != client.Timestamp(t0+90*minute) {
 		t.Errorf("status %+v", st)
 	}
-	b.restoring = nil
+	b.set(func() { b.restoring = nil })
 
 	aggs, err := c.Aggregations(ctx)
 	if err != nil {
@@ -220,14 +220,14 @@ func TestClientErrors(t *testing.T) {
 	_, err = newClient(t, s).Status(ctx)
 	expect("no token", err, 401, client.CodeUnauthorized, anyError)
 
-	b.restoring = map[int32]int64{0: 1, 1: 2}
+	b.set(func() { b.restoring = map[int32]int64{0: 1, 1: 2} })
 	_, err = c.TopK(ctx, client.TopKRequest{Aggregation: "req_1m"})
 	expect("restoring", err, 503, client.CodeUnavailable, func(e *client.Error) bool {
 		return e.RetryAfter == 3*time.Second && fmt.Sprint(e.Partitions) == "[0 1]"
 	})
-	b.restoring = nil
+	b.set(func() { b.restoring = nil })
 
-	b.block = true
+	b.set(func() { b.block = true })
 	_, err = c.Latest(ctx, client.LatestRequest{Aggregation: "req_1m"})
 	expect("server timeout", err, 504, client.CodeTimeout, anyError)
 	_, err = newClient(t, s, client.WithToken("tok"), client.WithTimeout(10*time.Millisecond)).Values(ctx,
@@ -235,7 +235,7 @@ func TestClientErrors(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("client timeout: %v", err)
 	}
-	b.block = false
+	b.set(func() { b.block = false })
 
 	// An answer that is not the API's: a proxy's error page.
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -183,7 +183,7 @@ func TestLimits(t *testing.T) {
 // with stale=true the answer reads it and reports how far behind it was.
 func TestUnavailable(t *testing.T) {
 	b := newBackend(t, newWorld(t, randomEvents(7, 1000, t0, hour), 2, t0+2*hour), query.Limits{})
-	b.restoring = map[int32]int64{1: 1234}
+	b.set(func() { b.restoring = map[int32]int64{1: 1234} })
 	s := newServer(t, b, Options{})
 	for _, path := range []string{"query_range?aggregation=req_1m", "latest?aggregation=req_1m", "topk?aggregation=req_1m", "values?aggregation=req_1m&dimension=region"} {
 		code, hdr, body := s.get(t, Prefix+path)
@@ -201,7 +201,7 @@ func TestUnavailable(t *testing.T) {
 	if err != nil || res.Complete || len(res.Stale) != 1 {
 		t.Errorf("a stale answer: err %v, complete %v, stale %v", err, res.Complete, res.Stale)
 	}
-	b.err = fmt.Errorf("fan-out: %w", ErrUnavailable)
+	b.set(func() { b.err = fmt.Errorf("fan-out: %w", ErrUnavailable) })
 	if code, hdr, _ := s.get(t, Prefix+"query_range?aggregation=req_1m"); code != http.StatusServiceUnavailable || hdr.Get("Retry-After") != "1" {
 		t.Errorf("a wrapped ErrUnavailable: %d Retry-After %q", code, hdr.Get("Retry-After"))
 	}
@@ -210,7 +210,7 @@ func TestUnavailable(t *testing.T) {
 // TestTimeout: a query past api.timeout is a 504.
 func TestTimeout(t *testing.T) {
 	b := newBackend(t, newWorld(t, nil, 1, t0), query.Limits{})
-	b.block = true
+	b.set(func() { b.block = true })
 	s := newServer(t, b, Options{Timeout: 20 * time.Millisecond})
 	code, _, body := s.get(t, Prefix+"query_range?aggregation=req_1m")
 	if e := errorOf(t, body); code != http.StatusGatewayTimeout || e.Code != client.CodeTimeout {
@@ -222,7 +222,7 @@ func TestTimeout(t *testing.T) {
 // the log has it.
 func TestInternal(t *testing.T) {
 	b := newBackend(t, newWorld(t, nil, 1, t0), query.Limits{})
-	b.err = errors.New("reading partition 3: disk on fire")
+	b.set(func() { b.err = errors.New("reading partition 3: disk on fire") })
 	s := newServer(t, b, Options{})
 	code, _, body := s.get(t, Prefix+"topk?aggregation=req_1m")
 	if e := errorOf(t, body); code != http.StatusInternalServerError || e.Code != client.CodeInternal || strings.Contains(string(body), "fire") {

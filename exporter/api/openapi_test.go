@@ -194,12 +194,12 @@ func TestOpenAPISchemas(t *testing.T) {
 	}
 	_, _, body := s.do(t, http.MethodDelete, Prefix+"status", "", nil)
 	check("405", errEnv, body)
-	b.restoring = map[int32]int64{0: 5}
+	b.set(func() { b.restoring = map[int32]int64{0: 5} })
 	_, _, body = s.get(t, Prefix+"latest?aggregation=req_1m")
 	check("503", errEnv, body)
 
 	// The stream's events.
-	b.restoring = nil
+	b.set(func() { b.restoring = nil })
 	resp, err := s.Client().Get(s.URL + Prefix + "stream?aggregation=req_1m&measure=count,p99")
 	if err != nil {
 		t.Fatal(err)

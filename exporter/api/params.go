@@ -187,8 +187,16 @@ func (p *params) fail(err error) {
 
 // values returns the values of a declared parameter, recording the read.
 func (p *params) values(name string) []string {
-	p.rt.read.Store(name, true)
+	p.record(name)
 	return p.v[name]
+}
+
+// record notes that the route's handler reads name (TestOpenAPIParams
+// compares the names with the document).
+func (p *params) record(name string) {
+	if _, ok := p.rt.read.Load(name); !ok {
+		p.rt.read.Store(name, true)
+	}
 }
 
 // str is a parameter given at most once.
@@ -208,7 +216,7 @@ func (p *params) has(name string) bool { return len(p.values(name)) > 0 }
 
 // path is a path parameter.
 func (p *params) path(name string) string {
-	p.rt.read.Store(name, true)
+	p.record(name)
 	return p.r.PathValue(name)
 }
 
