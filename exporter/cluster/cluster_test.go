@@ -41,7 +41,7 @@ type member struct {
 	done   chan error
 }
 
-func memberConfig(t *testing.T, addr, id string) *config.Config {
+func memberConfig(t testing.TB, addr, id string) *config.Config {
 	t.Helper()
 	yml := fmt.Sprintf(`
 aggregations:
@@ -58,7 +58,7 @@ state: {dir: %q}
 	return c
 }
 
-func startMember(t *testing.T, addr, id string) *member {
+func startMember(t testing.TB, addr, id string) *member {
 	t.Helper()
 	cfg := memberConfig(t, addr, id)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -92,7 +92,7 @@ func startMember(t *testing.T, addr, id string) *member {
 
 // stop shuts the member down: its API first, then the runtime (which leaves the
 // group). It is idempotent.
-func (m *member) stop(t *testing.T) {
+func (m *member) stop(t testing.TB) {
 	if m.cancel == nil {
 		return
 	}

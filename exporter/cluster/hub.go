@@ -36,7 +36,7 @@ type Hub struct {
 	log   *slog.Logger
 	specs []window.Spec
 
-	in     chan []stream.Commit
+	in     chan committed
 	active atomic.Int32 // subscribers; Committed does nothing without any
 
 	mu     sync.Mutex
@@ -45,6 +45,12 @@ type Hub struct {
 	done   chan struct{}
 	// dropped counts subscribers dropped for being slow (tests, metrics).
 	dropped atomic.Uint64
+}
+
+// committed is the commits of one transaction, and when it committed (unix ms).
+type committed struct {
+	cs []stream.Commit
+	at int64
 }
 
 type subscriber struct {
@@ -56,7 +62,7 @@ type subscriber struct {
 }
 
 func newHub(cfg *config.Config, l *query.Local, log *slog.Logger) *Hub {
-	h := &Hub{cfg: cfg, local: l, log: log, in: make(chan []stream.Commit, hubBuffer),
+	h := &Hub{cfg: cfg, local: l, log: log, in: make(chan committed, hubBuffer),
 		subs: map[*subscriber]struct{}{}, done: make(chan struct{})}
 	for i := range cfg.Aggregations {
 		h.specs = append(h.specs, cfg.Aggregations[i].WindowSpec())
@@ -78,7 +84,7 @@ func (h *Hub) Committed(commits []stream.Commit) {
 		return
 	}
 	select {
-	case h.in <- commits:
+	case h.in <- committed{cs: commits, at: time.Now().UnixMilli()}:
 	default:
 		h.dropAll(fmt.Sprintf("the server fell behind by %d commits", hubBuffer))
 	}
@@ -89,10 +95,9 @@ func (h *Hub) run() {
 		select {
 		case <-h.done:
 			return
-		case cs := <-h.in:
-			now := time.Now().UnixMilli()
-			for i := range cs {
-				h.publish(&cs[i], now)
+		case c := <-h.in:
+			for i := range c.cs {
+				h.publish(&c.cs[i], c.at)
 			}
 		}
 	}
