@@ -246,9 +246,55 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any, required *[]str
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = g.of(f.Type)
+		ps := g.of(f.Type)
+		if d, ok := fieldDocs[t.Name()+"."+name]; ok {
+			if _, ref := ps["$ref"]; ref {
+				ps = map[string]any{"allOf": []any{ps}}
+			}
+			ps["description"] = d
+		}
+		props[name] = ps
 		if !strings.Contains(opts, "omitempty") {
 			*required = append(*required, name)
 		}
 	}
+}
+
+// fieldDocs describe the fields of the wire types a reader of the document
+// most needs explained (the Go doc comments of package client say the rest).
+var fieldDocs = map[string]string{
+	"Status.ready":                      "Every partition of this instance is restored and running.",
+	"Status.partitions":                 "The number of repartition partitions: the stage-2 tasks among which keys are spread.",
+	"Member.restoring":                  "Partitions of this member still restoring: a query needing them answers 503, or reads them stale with stale=true.",
+	"PartitionTime.stream_time":         "Windows that close before it are final; null before the partition's first event.",
+	"Aggregation.measures":              "The measures queries on it take. Any other quantile too, as pNN or qX, when any_quantile.",
+	"Aggregation.any_quantile":          "A sketch is kept: every pNN and qX can be asked for.",
+	"Aggregation.sketch_relative_error": "The bound on a quantile's relative error; null without a sketch.",
+	"Aggregation.time_range":            "The window starts it holds; null before any event.",
+	"TimeRange.basis":                   "Whose stream times it is computed from: local, the partitions of the instance that answered.",
+	"Coverage.partitions":               "The repartition partitions read.",
+	"Coverage.stale":                    "Partitions read while still restoring (stale=true), with the changelog records they were behind.",
+	"Coverage.instances":                "The instances that answered.",
+	"RangeResult.measures":              "The keys of every point's values, as the measure parameters wrote them.",
+	"RangeResult.step":                  "The step used: the step parameter, or the window's own step.",
+	"RangeResult.merged_windows":        "A point can merge several windows of one key (a step longer than the window, or sessions). Windows merge exactly: counts add, sketches merge bucket by bucket, so a quantile is that of every event of the step, never an average of per-window quantiles.",
+	"RangeResult.complete":              "Every point is complete, no partition was read stale, and the stream time has passed the close of the last window that can start before to: no later commit changes the answer.",
+	"RangeResult.stream_time":           "The least stream time of the partitions read; null when none has seen an event.",
+	"Series.labels":                     "The group_by dimensions and their values.",
+	"Series.points":                     "Ascending by start; steps without windows are left out.",
+	"Point.windows":                     "How many (key, window) pairs the point merged.",
+	"Point.open":                        "How many of them were still open: their values may still change.",
+	"Point.complete":                    "No window is open and every partition read is past the close of the last window that can start in the step.",
+	"Point.values":                      "Each measure as asked, evaluated on the merged windows.",
+	"LatestKey.closed":                  "The latest closed window (final); null if none was read.",
+	"LatestKey.open":                    "The windows still open, ascending: partial results.",
+	"Window.last":                       "The latest event time in the window.",
+	"Window.partial":                    "Still open: later commits change it.",
+	"TopKResult.entries":                "Best first; keys without a value (null) last.",
+	"WindowUpdate.partial":              "Still open: later updates of the window follow.",
+	"WindowUpdate.committed_at":         "When the transaction that wrote it committed.",
+	"ErrorInfo.param":                   "bad_query: the parameter at fault.",
+	"ErrorInfo.limit":                   "limit_exceeded: the limit the answer would exceed (max_points, max_keys, max_subscribers).",
+	"ErrorInfo.partitions":              "unavailable: the partitions that could not be read.",
+	"ErrorInfo.retry_after_seconds":     "unavailable: as the Retry-After header.",
 }

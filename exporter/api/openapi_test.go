@@ -8,6 +8,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -324,3 +327,36 @@ func fits(schemas, s map[string]any, v any, at string) []string {
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
+
+// TestOpenAPIFieldDocs: every field description names a field of the
+// document, and the document passes openapi-spec-validator when it is
+// installed (pip install openapi-spec-validator).
+func TestOpenAPIFieldDocs(t *testing.T) {
+	s := newServer(t, newBackend(t, newWorld(t, nil, 1, t0), query.Limits{}), Options{})
+	doc := openAPIDoc(t, s)
+	schemas := obj(obj(doc["components"])["schemas"])
+	for key, want := range fieldDocs {
+		typ, field, _ := strings.Cut(key, ".")
+		found := false
+		for name, sc := range schemas {
+			if got := obj(obj(obj(sc)["properties"])[field]); (name == typ || typ == "Coverage") && got != nil && got["description"] == want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("fieldDocs[%q] is not in the document", key)
+		}
+	}
+	validator, err := exec.LookPath("openapi-spec-validator")
+	if err != nil {
+		t.Skip("openapi-spec-validator not installed")
+	}
+	_, _, body := s.get(t, Prefix+"openapi.json")
+	path := filepath.Join(t.TempDir(), "openapi.json")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(validator, path).CombinedOutput(); err != nil {
+		t.Errorf("openapi-spec-validator: %v\n%s", err, out)
+	}
+}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -96,10 +95,11 @@ func serveStream(h *handler, w http.ResponseWriter, r *http.Request, p *params) 
 
 // sseEvent encodes one event; JSON has no raw newlines, so data is one line.
 func sseEvent(name string, data any) []byte {
-	b, err := json.Marshal(data)
+	b, err := marshal(data)
 	if err != nil {
-		b = []byte(`{}`)
+		b = []byte("{}\n")
 	}
+	b = b[:len(b)-1] // the newline
 	out := make([]byte, 0, len(b)+len(name)+16)
 	out = append(out, "event: "...)
 	out = append(out, name...)
