@@ -356,3 +356,29 @@ func TestComposeConfig(t *testing.T) {
 		t.Errorf("compose config %+v", c)
 	}
 }
+
+// The api section: a bad value is refused naming its field.
+func TestAPIConfig(t *testing.T) {
+	for _, c := range []struct{ yml, field string }{
+		{"api: {advertised_url: 'kwindow:9897'}", "api.advertised_url"},
+		{"api: {advertised_url: 'http://k:9897/api'}", "api.advertised_url"},
+		{"api: {timeout: 0s}", "api.timeout"},
+		{"api: {peer_timeout: 1m}", "api.peer_timeout"},
+		{"api: {max_points: -1}", "api.max_points"},
+		{"api: {max_keys: -5}", "api.max_keys"},
+		{"api: {max_subscribers: -1}", "api.max_subscribers"},
+		{"api: {peer_token: x}", "api.peer_token"},
+	} {
+		_, err := Parse("k.yml", []byte(c.yml))
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: error %v, want one naming %s", c.yml, err, c.field)
+		}
+	}
+	c, err := Parse("k.yml", []byte("api: {advertised_url: 'https://kwindow-0.kwindow:9897', tokens_file: /t, peer_token: p}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.Timeout.Millis() != 30000 || c.API.PeerTimeout.Millis() != 5000 || c.API.MaxPoints != 250000 || c.API.MaxKeys != 10000 {
+		t.Errorf("defaults: %+v", c.API)
+	}
+}
