@@ -18,15 +18,20 @@ import (
 // Errors: a *query.QueryError (a bad query, 400), a *query.LimitError (an
 // answer too large, 422), an *UnavailableError (partitions that cannot be read
 // now, 503 with Retry-After), the context's error (timeout: 504; the client went
-// away), anything else 500.
+// away), anything else 500. A QueryError's Param names the query's field
+// (filters[i], measures[i], group_by[i], step, ...); the handlers name the HTTP
+// parameter instead (match[], measure, group_by, step).
 type Backend interface {
 	// Range answers a range query. Its result's Partitions are every repartition
 	// partition read: all of them, or, when the filters pin the whole key, the
 	// key's one owner.
 	Range(ctx context.Context, q query.RangeQuery, o ReadOptions) (*query.RangeResult, Coverage, error)
+	// Latest answers a latest query: per key, its latest closed window and its
+	// open ones.
 	Latest(ctx context.Context, q query.LatestQuery, o ReadOptions) (*query.LatestResult, Coverage, error)
 	// TopK answers a top-k query; the result is cut to K.
 	TopK(ctx context.Context, q query.TopKQuery, o ReadOptions) (*query.TopKResult, Coverage, error)
+	// Values answers a dimension values query.
 	Values(ctx context.Context, q query.ValuesQuery, o ReadOptions) (*query.ValuesResult, Coverage, error)
 	// Status is the group's state as this instance sees it: for /api/v1/status
 	// and the aggregations' answerable time ranges.

@@ -36,7 +36,8 @@ type Options struct {
 	// Version is reported by /api/v1/status.
 	Version string
 	// Internal, when set, serves /api/v1/internal/ (the instances' fan-out),
-	// behind the same authentication.
+	// behind the same authentication. It sees the whole path, the prefix
+	// included, and no timeout: it sets its own.
 	Internal http.Handler
 	// MaxSubscribers bounds the open /api/v1/stream connections: 503 past it.
 	// Default api.max_subscribers.

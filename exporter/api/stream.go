@@ -52,6 +52,7 @@ func serveStream(h *handler, w http.ResponseWriter, r *http.Request, p *params) 
 		return
 	}
 	rc := http.NewResponseController(w)
+	defer rc.SetWriteDeadline(time.Time{}) // a kept-alive connection's next response has none
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
@@ -71,6 +72,9 @@ func serveStream(h *handler, w http.ResponseWriter, r *http.Request, p *params) 
 	for {
 		select {
 		case <-ctx.Done():
+			// The client went away (and reads nothing), or the server is
+			// shutting down: tell a client that is still there.
+			write(sseEvent("dropped", client.Dropped{Reason: "server shutting down"}))
 			return
 		case <-tick.C:
 			if write([]byte(": heartbeat\n\n")) != nil {
