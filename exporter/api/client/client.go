@@ -88,49 +88,55 @@ func (e *Error) Error() string {
 
 // Status returns the group's state as the instance sees it.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
-	var s Status
-	return &s, c.get(ctx, "status", nil, &s)
+	return get[Status](ctx, c, "status", nil)
 }
 
 // Aggregations describes every configured aggregation.
 func (c *Client) Aggregations(ctx context.Context) ([]Aggregation, error) {
-	var as []Aggregation
-	return as, c.get(ctx, "aggregations", nil, &as)
+	as, err := get[[]Aggregation](ctx, c, "aggregations", nil)
+	if err != nil {
+		return nil, err
+	}
+	return *as, nil
 }
 
 // Aggregation describes one aggregation; an unknown one is an *Error with
 // CodeNotFound.
 func (c *Client) Aggregation(ctx context.Context, name string) (*Aggregation, error) {
-	var a Aggregation
-	return &a, c.get(ctx, "aggregations/"+url.PathEscape(name), nil, &a)
+	return get[Aggregation](ctx, c, "aggregations/"+url.PathEscape(name), nil)
 }
 
 // Values returns the distinct values of a dimension.
 func (c *Client) Values(ctx context.Context, r ValuesRequest) (*ValuesResult, error) {
-	var v ValuesResult
-	return &v, c.get(ctx, "values", r.query(), &v)
+	return get[ValuesResult](ctx, c, "values", r.query())
 }
 
 // QueryRange answers a range query.
 func (c *Client) QueryRange(ctx context.Context, r RangeRequest) (*RangeResult, error) {
-	var v RangeResult
-	return &v, c.get(ctx, "query_range", r.query(), &v)
+	return get[RangeResult](ctx, c, "query_range", r.query())
 }
 
 // Latest returns the latest closed and the open windows of every key.
 func (c *Client) Latest(ctx context.Context, r LatestRequest) (*LatestResult, error) {
-	var v LatestResult
-	return &v, c.get(ctx, "latest", r.query(), &v)
+	return get[LatestResult](ctx, c, "latest", r.query())
 }
 
 // TopK returns the keys with the largest (or smallest) value of a measure.
 func (c *Client) TopK(ctx context.Context, r TopKRequest) (*TopKResult, error) {
-	var v TopKResult
-	return &v, c.get(ctx, "topk", r.query(), &v)
+	return get[TopKResult](ctx, c, "topk", r.query())
 }
 
-// get sends a GET and decodes the envelope's data into out.
-func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
+// get sends a GET and decodes the envelope's data.
+func get[T any](ctx context.Context, c *Client, path string, q url.Values) (*T, error) {
+	var out T
+	if err := c.do(ctx, path, q, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// do sends a GET and decodes the envelope's data into out.
+func (c *Client) do(ctx context.Context, path string, q url.Values, out any) error {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
