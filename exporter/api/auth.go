@@ -45,7 +45,8 @@ type TokenFile struct {
 }
 
 // NewTokenFile reads path. An unreadable file, or one without tokens, is an
-// error: a server would answer every request 401.
+// error: a server would answer every request 401. The error names the file,
+// not the setting: the caller says which setting it is.
 func NewTokenFile(path string, log *slog.Logger) (*TokenFile, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -53,13 +54,13 @@ func NewTokenFile(path string, log *slog.Logger) (*TokenFile, error) {
 	f := &TokenFile{path: path, log: log, now: time.Now}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("api.tokens_file: %w", err)
+		return nil, err
 	}
 	if err := f.load(fi); err != nil {
-		return nil, fmt.Errorf("api.tokens_file: %w", err)
+		return nil, err
 	}
 	if len(f.tokens) == 0 {
-		return nil, fmt.Errorf("api.tokens_file: %s holds no token", path)
+		return nil, fmt.Errorf("%s holds no token", path)
 	}
 	f.checked = f.now()
 	return f, nil
