@@ -97,7 +97,7 @@ func (g *schemaGen) operation(rt *route, method string) map[string]any {
 		}
 		pd := map[string]any{"name": p.name, "in": in, "required": p.required || in == "path", "description": p.desc, "schema": s}
 		if p.example != "" {
-			pd["example"] = p.example
+			pd["example"] = exampleValue(p)
 		}
 		switch p.kind {
 		case kRepeated:
@@ -146,6 +146,26 @@ func (g *schemaGen) operation(rt *route, method string) map[string]any {
 	}
 	op["responses"] = resp
 	return op
+}
+
+// exampleValue is p's example as its schema types it: OpenAPI validators check
+// that an array parameter's example is an array, an integer's an integer.
+func exampleValue(p param) any {
+	switch p.kind {
+	case kRepeated:
+		return []string{p.example}
+	case kCSV:
+		return strings.Split(p.example, ",")
+	case kInt:
+		if n, err := strconv.Atoi(p.example); err == nil {
+			return n
+		}
+	case kBool:
+		if b, err := strconv.ParseBool(p.example); err == nil {
+			return b
+		}
+	}
+	return p.example
 }
 
 func paramSchema(p param) map[string]any {
