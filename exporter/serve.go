@@ -105,15 +105,18 @@ type queryAPI struct {
 // limits.
 func newQueryNode(cfg *config.Config, g *globals, log *slog.Logger) (*cluster.Node, queryAPI, error) {
 	q := queryAPI{url: advertisedURL(cfg, *g.web.WebListenAddresses)}
-	peerToken := cfg.API.PeerToken
+	var peerToken func() string
+	if cfg.API.PeerToken != "" {
+		peerToken = func() string { return cfg.API.PeerToken }
+	}
 	if cfg.API.TokensFile != "" {
 		tf, err := api.NewTokenFile(cfg.API.TokensFile, log)
 		if err != nil {
 			return nil, q, fmt.Errorf("api.tokens_file: %w", err)
 		}
 		q.Auth = tf // kept: Options below is filled field by field
-		if toks := tf.Tokens(); peerToken == "" && len(toks) > 0 {
-			peerToken = toks[0]
+		if peerToken == nil {
+			peerToken = tf.First // read again when the file changes
 		}
 	}
 	base, err := kafka.ClientOpts(cfg.Kafka)

@@ -55,8 +55,9 @@ type Options struct {
 	Members Membership
 	// Client reaches the other instances; nil: a client with pooled connections.
 	Client *http.Client
-	// PeerToken is sent as a bearer token to the other instances.
-	PeerToken   string
+	// PeerToken gives the bearer token sent to the other instances (asked per
+	// request, so a rotated tokens file takes effect); nil sends none.
+	PeerToken   func() string
 	PeerTimeout time.Duration // per request to another instance; default 5s
 	// RetryFor bounds how long a query retries partitions that have no owner (a
 	// rebalance) before answering 503; default 3s, and never past the query's

@@ -91,9 +91,7 @@ func (n *Node) ask(ctx context.Context, url string, req *peerRequest) (*peerResp
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", gobContentType)
-	if n.o.PeerToken != "" {
-		hr.Header.Set("Authorization", "Bearer "+n.o.PeerToken)
-	}
+	n.authorize(hr)
 	resp, err := n.cl.Do(hr)
 	if err != nil {
 		return nil, err
@@ -234,5 +232,15 @@ func (n *Node) serveStream(w http.ResponseWriter, r *http.Request) {
 		if ev.Dropped != "" {
 			return
 		}
+	}
+}
+
+// authorize adds the peer token to a request to another instance.
+func (n *Node) authorize(r *http.Request) {
+	if n.o.PeerToken == nil {
+		return
+	}
+	if tok := n.o.PeerToken(); tok != "" {
+		r.Header.Set("Authorization", "Bearer "+tok)
 	}
 }

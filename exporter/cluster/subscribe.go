@@ -144,9 +144,7 @@ func (n *Node) peerStream(ctx context.Context, url string, q api.StreamQuery, fo
 		return err
 	}
 	req.Header.Set("Content-Type", gobContentType)
-	if n.o.PeerToken != "" {
-		req.Header.Set("Authorization", "Bearer "+n.o.PeerToken)
-	}
+	n.authorize(req)
 	resp, err := n.cl.Do(req)
 	if err != nil {
 		return err
