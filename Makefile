@@ -66,6 +66,12 @@ fuzz: deps
 	$(GO) test -run='^$$' -fuzz='^FuzzParseKey$$' -fuzztime=$(FUZZTIME) ./exporter/store/
 	$(GO) test -run='^$$' -fuzz='^FuzzValue$$' -fuzztime=$(FUZZTIME) ./exporter/aggregate/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./exporter/config/
+	$(GO) test -run='^$$' -fuzz='^FuzzQueryRange$$' -fuzztime=$(FUZZTIME) ./exporter/api/
+	$(GO) test -run='^$$' -fuzz='^FuzzLatest$$' -fuzztime=$(FUZZTIME) ./exporter/api/
+	$(GO) test -run='^$$' -fuzz='^FuzzTopK$$' -fuzztime=$(FUZZTIME) ./exporter/api/
+	$(GO) test -run='^$$' -fuzz='^FuzzValues$$' -fuzztime=$(FUZZTIME) ./exporter/api/
+	$(GO) test -run='^$$' -fuzz='^FuzzStream$$' -fuzztime=$(FUZZTIME) ./exporter/api/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseMatchers$$' -fuzztime=$(FUZZTIME) ./exporter/api/client/
 
 # check-alerts validates the rules and runs their promtool unit tests, validates the
 # Alertmanager configuration and its routing, and prometheus.yml.
