@@ -37,7 +37,7 @@ type demoOptions struct {
 
 func addDemoCommand(app *kingpin.Application, g *globals) {
 	var o demoOptions
-	cmd := app.Command("demo", `Run everything in one process: an embedded Kafka-protocol broker on loopback, the load generator, and the exporter against them (exactly once, RocksDB state). Prints each closed window of one aggregation; /metrics, /readyz and /healthz are served as by "run".`).Default()
+	cmd := app.Command("demo", `Run everything in one process: an embedded Kafka-protocol broker on loopback, the load generator, and the exporter against them (exactly once, RocksDB state). Prints each closed window of one aggregation; /metrics, /readyz, /healthz and the query API (/api/v1) are served as by "run".`).Default()
 	cmd.Flag("broker.address", "Loopback address of the embedded broker (port 0 picks a free one).").Default(broker.DefaultAddr).StringVar(&o.brokerAddr)
 	cmd.Flag("partitions", "Partitions of the input topic.").Default("6").Int32Var(&o.partitions)
 	cmd.Flag("rate", "Events per second the load generator sends.").Default("40000").IntVar(&o.rate)
@@ -118,9 +118,10 @@ func runDemo(cfg *config.Config, g *globals, o demoOptions) error {
 	fmt.Printf(`kwindow demo: embedded broker on %s, %d events/s into %q (%d partitions), exactly once.
   metrics    http://localhost%s/metrics
   readiness  http://localhost%s/readyz
+  query API  http://localhost%s/api/v1/query_range?aggregation=%s&measure=count,p99&step=5m
   kcat       kcat -b %s -C -t %s -o end   (final window results, kept for an hour)
 Windows close at end + grace: the first %s results appear after about %s.
-`, b.Addr(), o.rate, cfg.Stream.InputTopic, o.partitions, firstPort(listen), firstPort(listen), b.Addr(), cfg.Stream.OutputTopic,
+`, b.Addr(), o.rate, cfg.Stream.InputTopic, o.partitions, firstPort(listen), firstPort(listen), firstPort(listen), cfg.Aggregations[show].Name, b.Addr(), cfg.Stream.OutputTopic,
 		cfg.Aggregations[show].Name, time.Duration(cfg.Aggregations[show].Window.Size+cfg.Aggregations[show].Grace))
 	var p *printer
 	if !o.quiet {
