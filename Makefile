@@ -63,6 +63,7 @@ unit: deps
 fuzz: deps
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./exporter/event/
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) ./exporter/sketch/
+	$(GO) test -run='^$$' -fuzz='^FuzzMergeBinary$$' -fuzztime=$(FUZZTIME) ./exporter/sketch/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseKey$$' -fuzztime=$(FUZZTIME) ./exporter/store/
 	$(GO) test -run='^$$' -fuzz='^FuzzValue$$' -fuzztime=$(FUZZTIME) ./exporter/aggregate/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./exporter/config/
