@@ -12,7 +12,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # prometheus and prometheus-alertmanager on 127.0.0.1). On a host with systemd,
 # installing the last two starts their services: `systemctl disable --now prometheus
 # prometheus-alertmanager` if unwanted.
-DEB_PKGS  := gcc g++ librocksdb-dev libsnappy-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev kcat \
+DEB_PKGS  := gcc g++ librocksdb-dev libsnappy-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev kcat zip \
              prometheus prometheus-alertmanager
 # Tests that need a program of DEB_PKGS (kcat, promtool, prometheus,
 # prometheus-alertmanager) skip when it is missing, but fail under this variable:
@@ -27,7 +27,7 @@ LDFLAGS   := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 FUZZTIME  ?= 8s
 BENCHTIME ?= 1s
 
-.PHONY: all deps build run test vet unit fuzz check-alerts bench soak clean help
+.PHONY: all deps build run test vet unit fuzz check-alerts bench soak clean help plugin plugin-backend plugin-frontend plugin-check
 
 all: build
 
@@ -101,5 +101,20 @@ RATE      ?= 40000
 soak: build
 	DURATION=$(DURATION) RATE=$(RATE) .ci/soak
 
+# plugin builds the Grafana data source: its backend (Go, no cgo) and its front end
+# (npm, Grafana's plugin tooling) into grafana-plugin/dist, and a zip of it.
+PLUGIN_DIR := grafana-plugin
+plugin: deps plugin-backend plugin-frontend
+	cd $(PLUGIN_DIR) && rm -f kwindow-kwindow-datasource.zip && \
+	  rm -rf .zip && mkdir -p .zip && cp -r dist .zip/kwindow-kwindow-datasource && \
+	  cd .zip && zip -qr ../kwindow-kwindow-datasource.zip kwindow-kwindow-datasource && cd .. && rm -rf .zip
+plugin-backend:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -ldflags '$(LDFLAGS)' -o $(PLUGIN_DIR)/dist/gpx_kwindow_linux_amd64 ./$(PLUGIN_DIR)/pkg
+plugin-frontend:
+	cd $(PLUGIN_DIR) && npm ci --no-audit --no-fund && npm run build
+# plugin-check: the front end's typecheck, lint and unit tests.
+plugin-check:
+	cd $(PLUGIN_DIR) && npm ci --no-audit --no-fund && npm run typecheck && npm run lint && npm run test:ci
+
 clean:
-	rm -rf bin bench.out soak.csv
+	rm -rf bin bench.out soak.csv $(PLUGIN_DIR)/dist $(PLUGIN_DIR)/kwindow-kwindow-datasource.zip
