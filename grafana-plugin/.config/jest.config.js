@@ -1,0 +1,28 @@
+/*
+ * Jest as @grafana/create-plugin sets it up: swc for TypeScript, jsdom, the
+ * ES-module-only packages of @grafana/* transformed, CSS as identity objects.
+ */
+const path = require('path');
+const { grafanaESModules, nodeModulesToTransform } = require('./jest/utils');
+
+module.exports = {
+  moduleNameMapper: {
+    '\\.(css|scss|sass)$': 'identity-obj-proxy',
+    'react-inlinesvg': path.resolve(__dirname, 'jest', 'mocks', 'react-inlinesvg.tsx'),
+  },
+  modulePaths: ['<rootDir>/src'],
+  setupFiles: ['<rootDir>/.config/jest-setup.js'],
+  setupFilesAfterEnv: ['<rootDir>/jest-setup.js'],
+  testEnvironment: 'jest-environment-jsdom',
+  testMatch: ['<rootDir>/src/**/*.{spec,test}.{js,jsx,ts,tsx}'],
+  transform: {
+    '^.+\\.(t|j)sx?$': [
+      '@swc/jest',
+      {
+        sourceMaps: 'inline',
+        jsc: { parser: { syntax: 'typescript', tsx: true, decorators: false, dynamicImport: true } },
+      },
+    ],
+  },
+  transformIgnorePatterns: [nodeModulesToTransform(grafanaESModules)],
+};
