@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -11,6 +14,9 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -28,6 +34,7 @@ func addBrokerCommand(app *kingpin.Application, g *globals) {
 	cmd.Flag("compact-interval", "How often compacted topics (kwindow's changelogs) are compacted and retention is applied, each time at a moment when no transaction is open.").Default(broker.DefaultCompactInterval.String()).DurationVar(&o.compactEvery)
 	cmd.Flag("trim-interval", "How often to delete the records of these topics that the configuration's consumer group (stream.application_id) has committed past, keeping memory bounded; 0 disables.").Default("10s").DurationVar(&o.trimEvery)
 	cmd.Flag("retention", "How long the records of the configuration's output, dead-letter and late topics are kept (by timestamp, checked every minute), keeping memory bounded; 0 keeps them.").Default("1h").DurationVar(&o.retention)
+	cmd.Flag("metrics-address", "host:port on which to serve the broker process's own /metrics (Go runtime and process) and /debug/pprof/, for soak tests; empty: none.").StringVar(&o.metricsAddr)
 	cmd.Action(func(*kingpin.ParseContext) error {
 		cfg, err := g.config()
 		if err != nil {
@@ -50,6 +57,7 @@ type brokerOptions struct {
 	retention  time.Duration
 	// compactEvery: broker.Options.CompactInterval.
 	compactEvery time.Duration
+	metricsAddr  string
 }
 
 func runBroker(cfg *config.Config, logger *slog.Logger, o brokerOptions) error {
@@ -95,8 +103,35 @@ func runBroker(cfg *config.Config, logger *slog.Logger, o brokerOptions) error {
 		go broker.RunRetention(ctx, kadm.NewClient(cl), out, o.retention, max(min(o.retention, time.Minute), time.Second), debugf)
 		fmt.Printf("Records of %s are kept for %v.\n", strings.Join(out, ", "), o.retention)
 	}
+	if o.metricsAddr != "" {
+		srv, err := serveBrokerMetrics(o.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-address: %w", err)
+		}
+		defer srv.Close()
+		fmt.Printf("Its own /metrics and /debug/pprof/ on http://%s.\n", o.metricsAddr)
+	}
 	fmt.Println("Ctrl-C stops.")
 	<-ctx.Done()
 	fmt.Println("kwindow broker: stopping")
 	return nil
+}
+
+// serveBrokerMetrics serves the broker process's Go runtime and process metrics
+// and pprof on addr: what a soak test samples to tell the broker's memory from
+// the exporter's.
+func serveBrokerMetrics(addr string) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, nil
 }
