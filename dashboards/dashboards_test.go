@@ -845,7 +845,12 @@ func (c *checker) kwindow(t *testing.T, where string, q *kwTarget, expand func(s
 		}
 	}
 	switch qt {
-	case "range", "latest":
+	case "range":
+	case "latest":
+		// /api/v1/latest takes aggregation, match[], measure, since and stale.
+		if q.GroupBy != nil || q.Step != "" {
+			t.Errorf("%s: latest answers per key: no groupBy or step", where)
+		}
 	case "topk":
 		if q.K == nil || *q.K <= 0 || len(names) != 1 {
 			t.Errorf("%s: topk needs k > 0 and one measure", where)
