@@ -50,9 +50,11 @@ func benchHub(b *testing.B) *Hub {
 }
 
 // BenchmarkHubCommitted is what live subscribers cost the processing loop per
-// commit of 100 windows: nothing without subscribers, a channel send with any,
-// however slow they are (a subscriber that never reads is dropped, see
-// TestSlowSubscriber).
+// commit of 100 windows (Hub.Committed, on the runtime's goroutine): nothing
+// without subscribers, one non-blocking channel send with any, however slow
+// (decoding and filtering run on the hub's goroutine). The loop commits far
+// faster than a runtime does, so with the stuck subscriber the hub soon falls
+// behind and drops it (see TestSlowSubscriber for a real pipeline).
 func BenchmarkHubCommitted(b *testing.B) {
 	commits := liveCommit(b)
 	for _, subs := range []string{"none", "stuck"} {

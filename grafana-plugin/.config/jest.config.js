@@ -14,9 +14,11 @@ module.exports = {
   setupFiles: ['<rootDir>/.config/jest-setup.js'],
   setupFilesAfterEnv: ['<rootDir>/jest-setup.js'],
   testEnvironment: 'jest-environment-jsdom',
+  // The first render of @grafana/ui in a worker takes seconds on a small machine.
+  testTimeout: 30000,
   testMatch: ['<rootDir>/src/**/*.{spec,test}.{js,jsx,ts,tsx}'],
   transform: {
-    '^.+\\.(t|j)sx?$': [
+    '^.+\\.m?(t|j)sx?$': [
       '@swc/jest',
       {
         sourceMaps: 'inline',

@@ -181,7 +181,7 @@ export function QueryEditor(props: Props) {
         {series === 'group' && (
           <InlineField label="Group by" tooltip="No dimension: every key merged into one series">
             <MultiSelect<string>
-              aria-label="Group by"
+              aria-label="Group by dimensions"
               width={40}
               placeholder="(none: all keys merged)"
               options={toOptions(dimensions.value, variables)}
