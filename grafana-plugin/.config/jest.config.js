@@ -14,8 +14,9 @@ module.exports = {
   setupFiles: ['<rootDir>/.config/jest-setup.js'],
   setupFilesAfterEnv: ['<rootDir>/jest-setup.js'],
   testEnvironment: 'jest-environment-jsdom',
-  // The first render of @grafana/ui in a worker takes seconds on a small machine.
-  testTimeout: 30000,
+  // The first render of @grafana/ui in a worker takes seconds on a small,
+  // busy machine; a test that clicks through the query editor takes tens.
+  testTimeout: 90000,
   testMatch: ['<rootDir>/src/**/*.{spec,test}.{js,jsx,ts,tsx}'],
   transform: {
     '^.+\\.m?(t|j)sx?$': [
