@@ -23,8 +23,9 @@ import (
 // standard deviation (population) of the same measure over the previous
 // historyWindows windows of the same series. Windows without a value (no
 // events, a ratio over none) are left out of the history; a history of fewer
-// than minHistory values scores nothing. A flat history (σ = 0) broken by a
-// different value scores ±Inf: as anomalous as can be. Only closed windows
+// than minHistory values scores nothing. A flat history (σ = 0, or below
+// 1e-9 of the mean, float rounding) broken by a different value scores ±Inf:
+// as anomalous as can be. Only closed windows
 // are scored (an open window's rate is still growing).
 //
 // kwindow's own metrics (kwindow_<aggregation>_anomaly_score) score the same
@@ -137,13 +138,14 @@ func zScore(x float64, hist []float64) (z, mean, sd float64, ok bool) {
 		sd += (h - mean) * (h - mean)
 	}
 	sd = math.Sqrt(sd / float64(len(hist)))
+	tiny := 1e-9 * math.Abs(mean) // float rounding of equal values
 	switch {
-	case sd > 0:
+	case sd > tiny:
 		z = (x - mean) / sd
-	case x == mean:
-		z = 0
+	case math.Abs(x-mean) <= tiny:
+		sd, z = 0, 0
 	default:
-		z = math.Copysign(math.Inf(1), x-mean)
+		sd, z = 0, math.Copysign(math.Inf(1), x-mean)
 	}
 	return z, mean, sd, true
 }

@@ -233,7 +233,15 @@ type testBackend struct {
 	mu     sync.Mutex
 	ready  bool
 	reason string
-	stale  bool // partition 1 is restoring, 7 records behind
+	stale  bool              // partition 1 is restoring, 7 records behind
+	ctxs   []context.Context // of each subscription
+}
+
+// subCtx returns the context of the i-th subscription.
+func (b *testBackend) subCtx(i int) context.Context {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ctxs[i]
 }
 
 func (b *testBackend) sources(o api.ReadOptions) ([]query.Source, api.Coverage, error) {
@@ -308,6 +316,9 @@ func (b *testBackend) Subscribe(ctx context.Context, s api.StreamQuery) (<-chan 
 		return nil, err
 	}
 	ch := make(chan api.StreamEvent, 16)
+	b.mu.Lock()
+	b.ctxs = append(b.ctxs, ctx)
+	b.mu.Unlock()
 	select {
 	case b.subs <- ch:
 	default:
