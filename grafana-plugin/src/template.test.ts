@@ -112,6 +112,20 @@ describe('applyTemplateVariables', () => {
     expect(ds.applyTemplateVariables({ ...base }, {}).groupBy).toBeUndefined();
   });
 
+  it('drops a filter row without a dimension', () => {
+    const q = ds.applyTemplateVariables(
+      {
+        ...base,
+        filters: [
+          { dim: '', op: '=', value: '' },
+          { dim: 'endpoint', op: '=', value: '$endpoint' },
+        ],
+      },
+      {}
+    );
+    expect(q.filters).toEqual([{ dim: 'endpoint', op: '=', value: '/api/checkout' }]);
+  });
+
   it('does not change the query it was given', () => {
     const q: KwindowQuery = { ...base, filters: [{ dim: 'region', op: '=', value: '$regions' }] };
     ds.applyTemplateVariables(q, {});

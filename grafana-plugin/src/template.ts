@@ -68,7 +68,8 @@ export function interpolateQuery(templateSrv: TemplateSrv, q: KwindowQuery, scop
     out.measures = interpolateList(templateSrv, q.measures, scopedVars);
   }
   if (q.filters) {
-    out.filters = q.filters.map((f) => interpolateFilter(templateSrv, f, scopedVars));
+    // A row the editor has added but not filled in yet is not a filter.
+    out.filters = q.filters.filter((f) => f.dim).map((f) => interpolateFilter(templateSrv, f, scopedVars));
   }
   if (q.groupBy) {
     out.groupBy = interpolateList(templateSrv, q.groupBy, scopedVars);

@@ -91,6 +91,7 @@ describe('QueryEditor', () => {
     await user.click(screen.getByRole('button', { name: 'Add filter' }));
     let query = onChange.mock.lastCall[0];
     expect(query.filters).toEqual([{ dim: '', op: '=', value: '' }]);
+    expect(onRunQuery).not.toHaveBeenCalled();
 
     rerender(<QueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={onRunQuery} />);
     const dims = await openSelect('Filter 1 dimension');
@@ -102,7 +103,9 @@ describe('QueryEditor', () => {
     const values = await openSelect('Filter 1 value');
     expect(values).toEqual(['eu-west', 'us-east', '$endpoint']);
     expect(calls.find((c) => c.path === 'values')?.params).toEqual({ aggregation: 'endpoint_1m', dimension: 'region' });
+    expect(onRunQuery).not.toHaveBeenCalled();
     await user.click(screen.getByText('eu-west'));
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
     query = onChange.mock.lastCall[0];
 
     rerender(<QueryEditor datasource={ds} query={query} onChange={onChange} onRunQuery={onRunQuery} />);

@@ -166,7 +166,13 @@ export function QueryEditor(props: Props) {
         aggregation={query.aggregation}
         dimensions={dimensions.value}
         filters={query.filters ?? []}
-        onChange={(filters: Filter[]) => change({ filters: filters.length ? filters : undefined })}
+        onChange={(filters: Filter[]) =>
+          // A filter still being written (no dimension or value yet) does not run the query.
+          change(
+            { filters: filters.length ? filters : undefined },
+            filters.every((f) => f.dim && f.value)
+          )
+        }
         labelWidth={LABEL_WIDTH}
       />
 
