@@ -20,7 +20,7 @@ var (
 )
 
 func main() {
-	_ = revision
+	log.DefaultLogger.Info("kwindow data source starting", "version", version, "revision", revision)
 	if err := datasource.Manage(plugin.ID, plugin.Factory(version), datasource.ManageOpts{}); err != nil {
 		log.DefaultLogger.Error("kwindow data source stopped", "error", err)
 		os.Exit(1)
