@@ -12,6 +12,9 @@ export class KwindowVariableSupport extends CustomVariableSupport<DataSource, Kw
 
   constructor(private readonly datasource: DataSource) {
     super();
+    // Grafana calls variables.query as a bare function (runRequest's
+    // queryFunction), without this.
+    this.query = this.query.bind(this);
   }
 
   query(request: DataQueryRequest<KwindowVariableQuery>): Observable<DataQueryResponse> {

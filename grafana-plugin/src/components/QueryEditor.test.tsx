@@ -46,7 +46,7 @@ describe('QueryEditor', () => {
     setup({ refId: 'A', aggregation: 'endpoint_1m', measures: [] });
     await waitFor(() => expect(screen.getByLabelText('Quantile')).toBeEnabled());
     const options = await openSelect('Measures');
-    expect(options).toEqual(['count', 'rate', 'errors', 'error_ratio', 'p50', 'p99', 'p90', 'p95', 'p99.9']);
+    expect(options).toEqual(['count', 'rate', 'errors', 'error_ratio', 'p50', 'p90', 'p95', 'p99', 'p99.9']);
   });
 
   it('offers no quantile for an aggregation without a sketch', async () => {

@@ -103,5 +103,17 @@ export function measureOptions(agg: Aggregation | undefined, selected: string[] 
       names.push(s);
     }
   }
-  return names.map((n) => ({ label: n, value: n }));
+  // Quantiles after the other measures, in increasing order.
+  const rank = (n: string) => (QUANTILE.test(n) ? 1 + quantileOf(n) : 0);
+  const ordered = names.map((n, i) => ({ n, i })).sort((a, b) => rank(a.n) - rank(b.n) || a.i - b.i);
+  return ordered.map(({ n }) => ({ label: n, value: n }));
+}
+
+const QUANTILE = /^(p|q)([0-9]*\.?[0-9]+)$/;
+
+// quantileOf reads p99.9 as 0.999 and q0.999 as 0.999.
+function quantileOf(name: string): number {
+  const m = QUANTILE.exec(name)!;
+  const v = parseFloat(m[2]);
+  return m[1] === 'p' ? v / 100 : v;
 }
