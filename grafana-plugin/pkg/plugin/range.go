@@ -17,7 +17,7 @@ import (
 // queryRange answers a range query with one wide time-series frame: a time
 // field (the start of each step) and a number field per series and measure,
 // labelled with the series' dimensions. That is the layout Grafana alerting
-// reads. A live query whose points are single windows of single keys gets,
+// reads. A live query whose points are single windows (per key) gets,
 // instead, the layout Grafana's streaming frames append to (liveFrame), and
 // the channel its panel subscribes to.
 func (d *Datasource) queryRange(ctx context.Context, dq backend.DataQuery, q *Query) backend.DataResponse {
@@ -44,11 +44,11 @@ func (d *Datasource) queryRange(ctx context.Context, dq backend.DataQuery, q *Qu
 	var frame *data.Frame
 	var notices []data.Notice
 	if q.Live {
-		if why := liveRefusal(agg, q, sp.Step); why != "" {
+		if why := liveRefusal(agg, sp.Step); why != "" {
 			notices = append(notices, data.Notice{Severity: data.NoticeSeverityInfo, Text: "not live: " + why})
 		} else {
 			frame = liveFrame(res, q)
-			frame.Meta.Channel = "ds/" + d.uid + "/" + streamPath(q)
+			frame.Meta.Channel = "ds/" + d.uid + "/" + streamPath(q, regroups(agg, q), sp.Step)
 		}
 	}
 	if frame == nil {

@@ -21,11 +21,19 @@ import (
 //
 // A live range query's frame carries the channel ds/<uid>/stream/<spec>, where
 // spec is the base64url of the JSON of what the stream selects (aggregation,
-// filters sorted, measures): identical queries on any number of panels give
-// the same channel, and Grafana runs one RunStream per channel, so they share
-// one connection to kwindow's /api/v1/stream. The path holds the whole query,
-// so no state is needed to run a channel that this process never saw a query
-// for (a restarted plugin, another Grafana replica).
+// filters sorted, measures, and a group-by that merges keys): identical
+// queries on any number of panels give the same channel, and Grafana runs one
+// RunStream per channel, so they share one connection to kwindow's
+// /api/v1/stream. The path holds the whole query, so no state is needed to run
+// a channel that this process never saw a query for (a restarted plugin,
+// another Grafana replica).
+//
+// Each update is one window of one key. A query with one series per key
+// relays the updates as rows. A query whose group-by merges keys cannot add
+// up updates (a P99 of merged keys is no function of theirs), so each batch
+// of updates is only a trigger: RunStream asks the API for the windows they
+// touched, merged as the query merges them (sketches bucket by bucket), and
+// sends those points.
 //
 // The frames use the layout Grafana's streaming frames group by labels: a
 // string field "labels" ({endpoint="/a"}), then "time" (the window's start),
@@ -42,12 +50,21 @@ type streamSpec struct {
 	Aggregation string   `json:"a"`
 	Filters     []Filter `json:"f,omitempty"`
 	Measures    []string `json:"m"`
+	// GroupBy, when set, merges keys: the points are asked again, with Step.
+	GroupBy *[]string       `json:"g,omitempty"`
+	Step    client.Duration `json:"s,omitempty"`
 }
 
 // streamPath returns the channel path of a live query: the same for queries
-// that select the same updates.
-func streamPath(q *Query) string {
+// that select the same updates. regroup says that the query's group-by merges
+// keys, and step is its points' width.
+func streamPath(q *Query, regroup bool, step time.Duration) string {
 	s := streamSpec{Aggregation: q.Aggregation, Filters: slices.Clone(q.Filters), Measures: q.Measures}
+	if regroup {
+		g := slices.Clone(q.GroupBy)
+		slices.Sort(g)
+		s.GroupBy, s.Step = &g, client.Duration(step)
+	}
 	slices.SortFunc(s.Filters, func(a, b Filter) int {
 		return cmp.Or(cmp.Compare(a.Dim, b.Dim), cmp.Compare(a.Op, b.Op), cmp.Compare(a.Value, b.Value))
 	})
@@ -69,25 +86,27 @@ func parseStreamPath(path string) (streamSpec, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return s, fmt.Errorf("stream path %q: %w", path, err)
 	}
-	if s.Aggregation == "" || len(s.Measures) == 0 {
-		return s, fmt.Errorf("stream path %q: no aggregation or measures", path)
+	if s.Aggregation == "" || len(s.Measures) == 0 || s.GroupBy != nil && s.Step <= 0 {
+		return s, fmt.Errorf("stream path %q: no aggregation, measures or step", path)
 	}
 	return s, nil
 }
 
 // liveRefusal says why a range query cannot be live, "" when it can: each of
-// its points must be one window of one key, as each update is.
-func liveRefusal(agg client.Aggregation, q *Query, step time.Duration) string {
+// its points must hold one window per key, as each update is one window.
+func liveRefusal(agg client.Aggregation, step time.Duration) string {
 	if agg.Window.Type != "tumbling" && agg.Window.Type != "hopping" {
 		return fmt.Sprintf("live updates of %s windows do not map onto points", agg.Window.Type)
 	}
 	if w := windowStep(agg.Window); step != w {
 		return fmt.Sprintf("the step %s is longer than the window's %s (narrow the time range)", client.Duration(step), client.Duration(w))
 	}
-	if q.GroupBy != nil && !sameSet(q.GroupBy, agg.GroupBy) {
-		return fmt.Sprintf("live updates are per key (%s): group by all of them, or leave group by unset", strings.Join(agg.GroupBy, ", "))
-	}
 	return ""
+}
+
+// regroups reports whether a query's group-by merges keys of agg.
+func regroups(agg client.Aggregation, q *Query) bool {
+	return q.GroupBy != nil && !sameSet(q.GroupBy, agg.GroupBy)
 }
 
 func sameSet(a, b []string) bool {
@@ -177,27 +196,88 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 	updates := make(chan *client.WindowUpdate, maxRows)
 	go d.follow(ctx, spec, updates)
 	for {
-		var u *client.WindowUpdate
+		var batch []*client.WindowUpdate
 		select {
 		case <-ctx.Done():
 			return d.streamEnd(ctx)
-		case u = <-updates:
+		case u := <-updates:
+			batch = append(batch, u)
 		}
-		frame := data.NewFrame("", liveFields(spec.Measures)...)
-		appendUpdate(frame, u, spec.Measures)
 	drain:
-		for frame.Rows() < maxRows {
+		for len(batch) < maxRows {
 			select {
-			case u = <-updates:
-				appendUpdate(frame, u, spec.Measures)
+			case u := <-updates:
+				batch = append(batch, u)
 			default:
 				break drain
 			}
+		}
+		frame := data.NewFrame("", liveFields(spec.Measures)...)
+		if spec.GroupBy == nil {
+			for _, u := range batch {
+				appendUpdate(frame, u, spec.Measures)
+			}
+		} else if err := d.regroup(ctx, spec, batch, frame); err != nil {
+			if ctx.Err() != nil {
+				return d.streamEnd(ctx)
+			}
+			d.log.Warn("kwindow live stream: asking for the merged points", "aggregation", spec.Aggregation, "error", err)
+			continue
+		}
+		if frame.Rows() == 0 {
+			continue
 		}
 		if err := sender.SendFrame(frame, data.IncludeDataOnly); err != nil {
 			return fmt.Errorf("sending a live frame: %w", err)
 		}
 	}
+}
+
+// regroup appends to frame the points of a merging query over the steps the
+// updates of batch fall in.
+func (d *Datasource) regroup(ctx context.Context, spec streamSpec, batch []*client.WindowUpdate, frame *data.Frame) error {
+	step := time.Duration(spec.Step)
+	from, to := batch[0].Start.Time(), batch[0].Start.Time()
+	for _, u := range batch[1:] {
+		t := u.Start.Time()
+		from, to = minTime(from, t), maxTime(to, t)
+	}
+	sp := align(from, to.Add(1), step)
+	q := Query{Filters: spec.Filters}
+	req := client.RangeRequest{Aggregation: spec.Aggregation, Match: q.matchers(), GroupBy: *spec.GroupBy,
+		Measures: spec.Measures, From: sp.From, To: sp.To, Step: step}
+	var res *client.RangeResult
+	if _, err := d.pool.Do(ctx, func(ctx context.Context, c *client.Client) (err error) {
+		res, err = c.QueryRange(ctx, req)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, s := range res.Series {
+		ls := labelString(s.Labels)
+		for _, p := range s.Points {
+			row := []any{ls, p.Start.Time()}
+			for _, m := range res.Measures {
+				row = append(row, valuePtr(p.Values[m]))
+			}
+			frame.AppendRow(row...)
+		}
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // streamEnd is RunStream's result once its context ended.

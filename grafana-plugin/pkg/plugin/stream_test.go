@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -56,18 +57,21 @@ func TestLiveChannel(t *testing.T) {
 	if other == ch {
 		t.Errorf("other measures, same channel %q", ch)
 	}
-	// Points of several windows or keys cannot follow window updates.
-	for _, model := range []map[string]any{
-		{"aggregation": "endpoint_1m", "step": "5m"},
-		{"aggregation": "endpoint_1m", "groupBy": []string{"endpoint"}},
-	} {
-		ch, r := liveChannel(t, d, model)
-		if ch != "" || !strings.HasPrefix(r.Frames[0].Meta.Notices[0].Text, "not live: ") || r.Frames[0].Fields[0].Name != "time" {
-			t.Errorf("%v: channel %q notices %+v", model, ch, r.Frames[0].Meta.Notices)
-		}
+	// Points of several windows cannot follow window updates.
+	ch5, r5 := liveChannel(t, d, map[string]any{"aggregation": "endpoint_1m", "step": "5m"})
+	if ch5 != "" || !strings.HasPrefix(r5.Frames[0].Meta.Notices[0].Text, "not live: the step 5m is longer") || r5.Frames[0].Fields[0].Name != "time" {
+		t.Errorf("step 5m: channel %q notices %+v", ch5, r5.Frames[0].Meta.Notices)
 	}
-	if ch, _ := liveChannel(t, d, map[string]any{"aggregation": "endpoint_1m", "groupBy": []string{"region", "endpoint"}}); ch == "" {
-		t.Error("group by every dimension: not live")
+	// Grouping by every dimension is one series per key: the updates as they are.
+	perKey, _ := liveChannel(t, d, map[string]any{"aggregation": "endpoint_1m"})
+	if all, _ := liveChannel(t, d, map[string]any{"aggregation": "endpoint_1m", "groupBy": []string{"region", "endpoint"}}); all != perKey {
+		t.Errorf("group by every dimension: channel %q, want the per-key %q", all, perKey)
+	}
+	// Merging keys is another channel, which asks for the merged points again.
+	merged, _ := liveChannel(t, d, map[string]any{"aggregation": "endpoint_1m", "groupBy": []string{}})
+	byEndpoint, _ := liveChannel(t, d, map[string]any{"aggregation": "endpoint_1m", "groupBy": []string{"endpoint"}})
+	if merged == "" || byEndpoint == "" || merged == perKey || byEndpoint == perKey || merged == byEndpoint {
+		t.Errorf("channels: per key %q, merged %q, by endpoint %q", perKey, merged, byEndpoint)
 	}
 	// Alerting never gets the live layout.
 	q := dataQuery("A", 0, 5, map[string]any{"aggregation": "endpoint_1m", "live": true})
@@ -169,7 +173,7 @@ func TestRunStream(t *testing.T) {
 func TestRunStreamDisposed(t *testing.T) {
 	k := newKwindow(t, closedAll)
 	d := newDS(t, "", k.URL)
-	path := streamPath(&Query{Aggregation: "endpoint_1m", Measures: []string{"count"}})
+	path := streamPath(&Query{Aggregation: "endpoint_1m", Measures: []string{"count"}}, false, time.Minute)
 	done := make(chan error, 1)
 	go func() {
 		done <- d.RunStream(context.Background(), &backend.RunStreamRequest{Path: path}, backend.NewStreamSender(make(packetSender, 16)))
@@ -183,5 +187,61 @@ func TestRunStreamDisposed(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("RunStream still running after Dispose")
+	}
+}
+
+// TestRunStreamMerged: a live query that merges keys gets, per batch of
+// updates, the merged points of the windows they touched, asked of the API.
+func TestRunStreamMerged(t *testing.T) {
+	k := newKwindow(t, closedAll)
+	d := newDS(t, "", k.URL)
+	ch, _ := liveChannel(t, d, map[string]any{"aggregation": "endpoint_1m", "measures": []string{"count", "p99"},
+		"groupBy": []string{}, "filters": []map[string]string{{"dim": "region", "value": "eu"}}})
+	path := strings.TrimPrefix(ch, "ds/kw/")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	packets := make(packetSender, 16)
+	done := make(chan error, 1)
+	go func() {
+		done <- d.RunStream(ctx, &backend.RunStreamRequest{Path: path}, backend.NewStreamSender(packets))
+	}()
+	upstream := <-k.b.subs
+	// The update is only a trigger: what is sent is what the stores hold for
+	// minute 29 of both endpoints in eu.
+	a := aggregate.New(sketch.DefaultSchema, true)
+	start := t0 + (minutes-1)*minute
+	upstream <- api.StreamEvent{Update: &api.WindowUpdate{Aggregation: "endpoint_1m", Key: []string{"/b", "eu"},
+		Start: start, End: start + minute, Agg: a}}
+	var pk json.RawMessage
+	select {
+	case pk = <-packets:
+	case <-time.After(2 * time.Second):
+		t.Fatal("no frame within 2 s of the update")
+	}
+	var got struct {
+		Data struct {
+			Values [][]any `json:"values"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(pk, &got); err != nil {
+		t.Fatal(err)
+	}
+	refs := reference(k.evs)
+	count, lat := 0, []float64(nil)
+	for _, e := range endpoints {
+		x := refs[fmt.Sprintf("%s|eu|%d", e, minutes-1)]
+		count += x.count
+		lat = append(lat, x.lat...)
+	}
+	v := got.Data.Values
+	if len(v) != 4 || len(v[0]) != 1 || v[0][0] != "{}" || v[1][0] != float64(start) || v[2][0] != float64(count) {
+		t.Fatalf("packet %s: want one row {} at minute 29 with count %d", pk, count)
+	}
+	if p99 := v[3][0].(float64); !withinBound(p99, exactQuantile(lat, 0.99)) {
+		t.Errorf("merged p99 %v, exact %v", p99, exactQuantile(lat, 0.99))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RunStream: %v", err)
 	}
 }
