@@ -18,6 +18,12 @@ module github.com/kwindow/kwindow
 
 go 1.26.5
 
+// npm installs packages that ship Go files (flatted/golang): keep them out of ./...
+ignore (
+	./e2e/grafana/node_modules
+	./grafana-plugin/node_modules
+)
+
 require (
 	github.com/alecthomas/kingpin/v2 v2.4.0
 	github.com/getkin/kin-openapi v0.153.0
