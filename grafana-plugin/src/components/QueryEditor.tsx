@@ -69,6 +69,12 @@ export function QueryEditor(props: Props) {
   };
 
   const series: Series = query.groupBy === undefined ? 'key' : 'group';
+  // The stream carries each key's windows: a series merging keys cannot follow it.
+  const liveMerged =
+    !!query.live &&
+    query.groupBy !== undefined &&
+    !dimensions.loading &&
+    dimensions.value.some((d) => !query.groupBy!.includes(d));
   const quantileAllowed = !agg || !!agg.any_quantile;
 
   return (
@@ -268,6 +274,8 @@ export function QueryEditor(props: Props) {
             label="Live"
             labelWidth={LABEL_WIDTH}
             tooltip="Update the panel as windows change, over Grafana Live (within a second)"
+            invalid={liveMerged}
+            error="Live updates are per key: choose Per key, or group by every dimension"
           >
             <InlineSwitch
               aria-label="Live"
