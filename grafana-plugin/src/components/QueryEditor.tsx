@@ -1,5 +1,14 @@
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
-import { InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, RadioButtonGroup, Select } from '@grafana/ui';
+import {
+  FieldValidationMessage,
+  InlineField,
+  InlineFieldRow,
+  InlineSwitch,
+  Input,
+  MultiSelect,
+  RadioButtonGroup,
+  Select,
+} from '@grafana/ui';
 import React, { ChangeEvent } from 'react';
 
 import type { DataSource } from '../datasource';
@@ -274,8 +283,6 @@ export function QueryEditor(props: Props) {
             label="Live"
             labelWidth={LABEL_WIDTH}
             tooltip="Update the panel as windows change, over Grafana Live (within a second)"
-            invalid={liveMerged}
-            error="Live updates are per key: choose Per key, or group by every dimension"
           >
             <InlineSwitch
               aria-label="Live"
@@ -295,6 +302,12 @@ export function QueryEditor(props: Props) {
             onChange={(e) => change({ stale: e.currentTarget.checked || undefined })}
           />
         </InlineField>
+        {liveMerged && (
+          // Not InlineField's error: it would pass `invalid` down to the switch's <input>.
+          <FieldValidationMessage horizontal>
+            Live updates are per key: choose Per key, or group by every dimension
+          </FieldValidationMessage>
+        )}
       </InlineFieldRow>
     </div>
   );
