@@ -161,18 +161,6 @@ describe('QueryEditor', () => {
     expect(onChange.mock.lastCall[0]).toMatchObject({ stale: true });
   });
 
-  it('says live updates need one series per key', async () => {
-    const warning = 'Live updates are per key: choose Per key, or group by every dimension';
-    const { rerender, ds } = setup({ refId: 'A', aggregation: 'endpoint_1m', live: true, groupBy: ['endpoint'] });
-    expect(await screen.findByText(warning)).toBeInTheDocument();
-    const perKey = { refId: 'A', aggregation: 'endpoint_1m', live: true };
-    rerender(<QueryEditor datasource={ds} query={perKey} onChange={jest.fn()} onRunQuery={jest.fn()} />);
-    expect(screen.queryByText(warning)).not.toBeInTheDocument();
-    const all = { ...perKey, groupBy: ['endpoint', 'region'] };
-    rerender(<QueryEditor datasource={ds} query={all} onChange={jest.fn()} onRunQuery={jest.fn()} />);
-    expect(screen.queryByText(warning)).not.toBeInTheDocument();
-  });
-
   it('switches the query type', async () => {
     const { onChange, onRunQuery } = setup({ refId: 'A', aggregation: 'endpoint_1m' });
     await user.click(screen.getByText('Latest'));

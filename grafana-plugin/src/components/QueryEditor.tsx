@@ -1,14 +1,5 @@
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
-import {
-  FieldValidationMessage,
-  InlineField,
-  InlineFieldRow,
-  InlineSwitch,
-  Input,
-  MultiSelect,
-  RadioButtonGroup,
-  Select,
-} from '@grafana/ui';
+import { InlineField, InlineFieldRow, InlineSwitch, Input, MultiSelect, RadioButtonGroup, Select } from '@grafana/ui';
 import React, { ChangeEvent } from 'react';
 
 import type { DataSource } from '../datasource';
@@ -78,12 +69,6 @@ export function QueryEditor(props: Props) {
   };
 
   const series: Series = query.groupBy === undefined ? 'key' : 'group';
-  // The stream carries each key's windows: a series merging keys cannot follow it.
-  const liveMerged =
-    !!query.live &&
-    query.groupBy !== undefined &&
-    !dimensions.loading &&
-    dimensions.value.some((d) => !query.groupBy!.includes(d));
   const quantileAllowed = !agg || !!agg.any_quantile;
 
   return (
@@ -282,7 +267,7 @@ export function QueryEditor(props: Props) {
           <InlineField
             label="Live"
             labelWidth={LABEL_WIDTH}
-            tooltip="Update the panel as windows change, over Grafana Live (within a second)"
+            tooltip="Update the panel as windows change, over Grafana Live (within a second). Needs a step no longer than the window: the panel says when it is not live."
           >
             <InlineSwitch
               aria-label="Live"
@@ -302,12 +287,6 @@ export function QueryEditor(props: Props) {
             onChange={(e) => change({ stale: e.currentTarget.checked || undefined })}
           />
         </InlineField>
-        {liveMerged && (
-          // Not InlineField's error: it would pass `invalid` down to the switch's <input>.
-          <FieldValidationMessage horizontal>
-            Live updates are per key: choose Per key, or group by every dimension
-          </FieldValidationMessage>
-        )}
       </InlineFieldRow>
     </div>
   );
