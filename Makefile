@@ -85,7 +85,7 @@ check-alerts: deps
 	$(AMTOOL) config routes test --config.file=$(AM_CFG) --verify.receivers=low-priority severity=info
 	$(PROMTOOL) check config prometheus.yml
 
-test: vet check-alerts fuzz unit
+test: vet check-alerts fuzz unit plugin-check
 
 # bench runs the micro-benchmarks of every package but stream, then stream's
 # end-to-end benchmarks (embedded broker, one long run each, a few minutes in all).
