@@ -1,4 +1,4 @@
-// check.mjs — the checks of make e2e-grafana, against the stack e2e/grafana/run.sh
+// check.mjs — the checks of make e2e-grafana, against the stack grafana-plugin/e2e/run.sh
 // started (two kwindow instances, Prometheus, the load generator, Grafana 10.0 with the
 // plugin, the dashboards and the alerting overlay). Each check prints what it measured;
 // the process exits 1 when any fails. Environment: see run.sh.
@@ -19,7 +19,7 @@ import { chromium } from 'playwright-core';
 
 const env = (name) => {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set (run through e2e/grafana/run.sh)`);
+  if (!v) throw new Error(`${name} is not set (run through grafana-plugin/e2e/run.sh)`);
   return v;
 };
 const GRAFANA = env('GRAFANA_URL');
@@ -34,7 +34,7 @@ const DASHBOARDS = env('DASHBOARDS');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const DS = { type: 'kwindow-kwindow-datasource', uid: 'kwindow' };
-const WINDOW_MS = 10_000; // e2e/grafana/kwindow.yml: every aggregation's window (or advance)
+const WINDOW_MS = 10_000; // grafana-plugin/e2e/kwindow.yml: every aggregation's window (or advance)
 const SKETCH_BOUND = 0.0054; // relative error of a quantile at sketch schema 6
 const RATE_TOLERANCE = 0.05;
 const LIVE_LIMIT_MS = 2000;

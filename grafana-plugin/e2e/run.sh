@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e/grafana/run.sh — the body of `make e2e-grafana` (which builds bin/kwindow and the
+# grafana-plugin/e2e/run.sh — the body of `make e2e-grafana` (which builds bin/kwindow and the
 # plugin first): kwindow's Grafana data source in a real Grafana 10.0, driven by
 # headless Chromium.
 #
@@ -11,7 +11,7 @@
 # grafana-plugin/dist, dashboards/provisioning and this folder's alerting overlay.
 # check.mjs then runs the checks (README: "Grafana end-to-end test"). Every process
 # started here is stopped on exit; logs and screenshots go to OUT (default
-# e2e/grafana/out).
+# grafana-plugin/e2e/out).
 #
 # Grafana comes from GRAFANA_SHARED's build.sh (cache GRAFANA_CACHE). When it cannot be
 # built, this fails with the reason, unless GRAFANA_UNAVAILABLE=1 marks Grafana as
@@ -23,7 +23,7 @@
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-HERE=$ROOT/e2e/grafana
+HERE=$ROOT/grafana-plugin/e2e
 cd "$ROOT"
 G=${GRAFANA_SHARED:-../shared/grafana}
 [[ $G == /* ]] || G=$ROOT/$G
@@ -82,7 +82,7 @@ if ! [ -x "$CHROMIUM" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
   [ -x "$CHROMIUM" ] || die "apt-get did not provide $CHROMIUM"
 fi
-(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci in e2e/grafana"
+(cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci in grafana-plugin/e2e"
 
 # ---- processes, all stopped on exit ---------------------------------------------------
 W=$(mktemp -d "${TMPDIR:-/tmp}/kwindow-e2e-grafana.XXXXXX")
