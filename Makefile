@@ -118,16 +118,16 @@ plugin-check:
 	cd $(PLUGIN_DIR) && npm ci --no-audit --no-fund && npm run typecheck && npm run lint && npm run test:ci
 
 # e2e-grafana runs the plugin in a real Grafana 10.0 with the dashboards provisioned and
-# checks it through Grafana's API and in headless Chromium (e2e/grafana/run.sh: health,
+# checks it through Grafana's API and in headless Chromium (grafana-plugin/e2e/run.sh: health,
 # rate and P99 through /api/ds/query, every dashboard's panels, a Live panel, a
-# Grafana-managed alert to a webhook); screenshots in e2e/grafana/out. Grafana is built by
+# Grafana-managed alert to a webhook); screenshots in grafana-plugin/e2e/out. Grafana is built by
 # GRAFANA_SHARED's build.sh (cached in GRAFANA_CACHE; about 12 minutes the first time).
 # When it cannot be built the target fails with the reason, unless GRAFANA_UNAVAILABLE=1.
 GRAFANA_SHARED ?= ../shared/grafana
 GRAFANA_CACHE  ?= $(HOME)/.cache/kwindow-grafana
 e2e-grafana: build plugin
 	GRAFANA_SHARED='$(GRAFANA_SHARED)' GRAFANA_CACHE='$(GRAFANA_CACHE)' \
-	  GRAFANA_UNAVAILABLE='$(GRAFANA_UNAVAILABLE)' KWINDOW='$(CURDIR)/$(BIN)' e2e/grafana/run.sh
+	  GRAFANA_UNAVAILABLE='$(GRAFANA_UNAVAILABLE)' KWINDOW='$(CURDIR)/$(BIN)' grafana-plugin/e2e/run.sh
 
 clean:
 	rm -rf bin bench.out soak.csv $(PLUGIN_DIR)/dist $(PLUGIN_DIR)/kwindow-kwindow-datasource.zip

@@ -20,7 +20,7 @@ go 1.26.5
 
 // npm installs packages that ship Go files (flatted/golang): keep them out of ./...
 ignore (
-	./e2e/grafana/node_modules
+	./grafana-plugin/e2e/node_modules
 	./grafana-plugin/node_modules
 )
 
