@@ -2,6 +2,8 @@
 # make: they install what is missing first (Debian packages through apt-get).
 
 GO        ?= go
+# bash, for pipefail: `make bench` pipes go test into tee and must fail when it fails.
+SHELL     := /bin/bash
 BIN       := bin/kwindow
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests need: the C and C++ compilers cgo uses, and
@@ -97,8 +99,8 @@ test: vet check-alerts fuzz unit plugin-check
 # bench runs the micro-benchmarks of every package but stream, then stream's
 # end-to-end benchmarks (embedded broker, one long run each, a few minutes in all).
 bench: deps
-	@$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $$($(GO) list ./exporter/... | grep -v '/exporter/stream$$') | tee bench.out
-	@$(GO) test -run='^$$' -bench='EndToEnd|ConsumeOnly|Restore|Freshness|RestartAfterKill' -benchtime=1x -timeout=30m ./exporter/stream/ | tee -a bench.out
+	@set -o pipefail; $(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $$($(GO) list ./exporter/... | grep -v '/exporter/stream$$') | tee bench.out
+	@set -o pipefail; $(GO) test -run='^$$' -bench='EndToEnd|ConsumeOnly|Restore|Freshness|RestartAfterKill' -benchtime=1x -timeout=30m ./exporter/stream/ | tee -a bench.out
 	@echo; echo "== summary"; grep -E '^Benchmark' bench.out | awk '{ line=$$1; for (i=2;i<=NF;i++) if ($$i ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|ratio_of_consume_only)$$/ || $$(i+1) ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|ratio_of_consume_only)$$/) line=line" "$$i; print line }'
 
 # soak runs the broker, the load generator and the exporter as separate processes for

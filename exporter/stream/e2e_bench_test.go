@@ -80,7 +80,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		phase("consume", func() {
 			start := time.Now()
 			cl, err := kgo.NewClient(append(opts,
-				kgo.ConsumerGroup("bench-consume-only"),
+				kgo.ConsumerGroup(cfg.Stream.ApplicationID+"-only"),
 				kgo.ConsumeTopics(benchTopic),
 				kgo.Balancers(kgo.CooperativeStickyBalancer()),
 				kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -311,10 +311,14 @@ func benchBroker(b *testing.B) string {
 }
 
 // benchConfig is the default configuration (or its aggregations replaced by
-// aggregations) for application app against addr, exactly once, with RocksDB
-// state in a temporary directory.
+// aggregations) for an application named app and a unique suffix against addr,
+// exactly once, with RocksDB state in a temporary directory. The suffix gives
+// every run its own group, internal topics and committed offsets, so -count N
+// repeats a benchmark instead of resuming the last run's group (which processed
+// nothing and reported an absurd rate).
 func benchConfig(b *testing.B, addr, app, aggregations string) *config.Config {
 	b.Helper()
+	app = fmt.Sprintf("%s-%d", app, benchRunID.Add(1))
 	yml := fmt.Sprintf(`
 kafka:
   brokers: [%q]
@@ -333,6 +337,9 @@ state:
 	}
 	return cfg
 }
+
+// benchRunID numbers the benchmarks' applications within the process.
+var benchRunID atomic.Int64
 
 func benchProducer(b *testing.B, addr string) *kgo.Client {
 	b.Helper()
