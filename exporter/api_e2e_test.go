@@ -54,6 +54,22 @@ api: {tokens_file: %q}
 		}
 		addrs = append(addrs, startAPIExporter(t, cfg))
 	}
+	// Each instance serves HTTP (/healthz) before joining the group.
+	for _, addr := range addrs {
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			resp, err := http.Get("http://" + addr + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+				err = fmt.Errorf("status %s", resp.Status)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/healthz: %v", addr, err)
+			}
+		}
+	}
 
 	// Three minutes of events on six partitions, then one per partition ten
 	// minutes later, which closes the three.
@@ -118,6 +134,28 @@ api: {tokens_file: %q}
 		t.Fatal(err)
 	}
 	defer prod.Close()
+	// The group settles: every instance sees three members owning the six
+	// partitions between them, none restoring.
+	for _, addr := range addrs {
+		cl := apiClient(t, addr, "secret-token-1")
+		for {
+			st, err := cl.Status(ctx)
+			if err == nil {
+				owned := 0
+				for _, m := range st.Members {
+					owned += len(m.Partitions) - len(m.Restoring)
+				}
+				if len(st.Members) == 3 && owned == 6 {
+					break
+				}
+				err = fmt.Errorf("%d members owning %d running partitions", len(st.Members), owned)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s: the group never settled: %v", addr, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	// The stream carries a key once the group has settled and the first
 	// instance follows the stream of the key's owner. Until a probe of each
 	// endpoint, in a window outside the queried range, comes through, probe
