@@ -35,7 +35,7 @@ FUZZTIME  ?=
 fuzz-one   = $(GO) test -run='^$$' -fuzz='^$(1)$$' -fuzztime=$(or $(FUZZTIME),$(3)) ./$(2)/
 BENCHTIME ?= 1s
 
-.PHONY: all deps build run test vet unit fuzz check-alerts bench soak clean help plugin plugin-backend plugin-frontend plugin-check e2e-grafana
+.PHONY: all deps build run test vet unit fuzz check-alerts bench soak clean help plugin plugin-backend plugin-frontend plugin-check e2e-grafana bench-peers
 
 all: build
 
@@ -102,6 +102,14 @@ bench: deps
 	@set -o pipefail; $(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $$($(GO) list ./exporter/... | grep -v '/exporter/stream$$') | tee bench.out
 	@set -o pipefail; $(GO) test -run='^$$' -bench='EndToEnd|ConsumeOnly|Restore|Freshness|RestartAfterKill' -benchtime=1x -timeout=30m ./exporter/stream/ | tee -a bench.out
 	@echo; echo "== summary"; grep -E '^Benchmark' bench.out | awk '{ line=$$1; for (i=2;i<=NF;i++) if ($$i ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|ratio_of_consume_only)$$/ || $$(i+1) ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|ratio_of_consume_only)$$/) line=line" "$$i; print line }'
+
+# bench-peers measures kwindow's engine (BenchmarkPeers) and VictoriaMetrics vmagent
+# v1.132.0's stream aggregation doing the same work per key at 400 and 10,000 keys,
+# taking turns, per CPU-second, and prints the ratios (.ci/bench-peers; ROUNDS, KEYS,
+# EVENTS, SAMPLES). It builds vmagent through the Go module proxy into
+# ~/.cache/kwindow-peers the first time (minutes). Not part of make test.
+bench-peers: deps
+	GO='$(GO)' .ci/bench-peers
 
 # soak runs the broker, the load generator and the exporter as separate processes for
 # DURATION (60m) at RATE (40000) events/s and samples their memory into soak.csv.
