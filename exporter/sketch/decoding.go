@@ -136,6 +136,7 @@ func checkMinMax(min, max float64, schema int32, zero uint64, pos, neg setHeader
 func (b *buckets) fill(h setHeader, counts []uint64) {
 	b.counts = b.counts[:cap(b.counts)]
 	clear(b.counts)
+	b.lo, b.hi, b.any = h.lo, h.hi, h.span > 0
 	if h.span == 0 {
 		return
 	}

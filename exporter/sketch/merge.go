@@ -69,6 +69,8 @@ func mergeBuckets(dst, src *buckets, e extent, delta int32) {
 	}
 	lo, hi := e.lo, e.hi
 	dst.fit(downscaleIndex(lo, delta), downscaleIndex(hi, delta))
+	dst.mark(downscaleIndex(lo, delta)) // e's lowest and highest buckets are non-empty
+	dst.mark(downscaleIndex(hi, delta))
 	counts := src.counts[lo-src.offset : hi-src.offset+1]
 	if delta == 0 {
 		dc := dst.counts[lo-dst.offset:]

@@ -78,6 +78,7 @@ func (s *Sketch) AddN(v float64, n uint64) {
 	i := index(abs, s.schema)
 	if k := uint(i - b.offset); k < uint(len(b.counts)) {
 		b.counts[k] += n
+		b.mark(i)
 		return
 	}
 	s.addOutside(b, abs, n)
@@ -98,6 +99,7 @@ func (s *Sketch) addOutside(b *buckets, abs uint64, n uint64) {
 	i := index(abs, s.schema)
 	b.fit(i, i)
 	b.counts[i-b.offset] += n
+	b.mark(i)
 }
 
 // Count returns the number of values added (NaN and infinities excluded). It equals
