@@ -8,12 +8,18 @@ import { formatClock } from './format';
 /** Okabe & Ito's colour-blind-safe palette (2008), less black, which one of the themes cannot show. */
 export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#999999'];
 
+function lastValue(ys: uPlot.AlignedData[number]): number | null {
+  for (let i = ys.length - 1; i >= 0; i--) if (ys[i] != null) return ys[i] as number;
+  return null;
+}
+
 const cssVar = (name: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
 export class Chart {
   private plot: uPlot | null = null;
   private keys: string[] = [];
   private partialFrom = Infinity;
+  private step = 0;
   private colors: string[] = [];
   private data: (number | null)[][] = [[]];
 
@@ -28,9 +34,10 @@ export class Chart {
     return { width: Math.max(200, this.el.clientWidth), height: 200 };
   }
 
-  /** set draws data (uPlot's aligned data: x in unix seconds, one array per key); partialFrom is where the open windows start. */
-  set(keys: string[], colors: string[], data: (number | null)[][], partialFrom: number) {
+  /** set draws data (uPlot's aligned data: x in unix seconds, one array per key, a point per step starting at x); partialFrom is where the open windows start. */
+  set(keys: string[], colors: string[], data: (number | null)[][], partialFrom: number, step: number) {
     this.partialFrom = partialFrom;
+    this.step = step;
     this.colors = colors;
     this.data = data;
     if (this.plot && keys.length === this.keys.length && keys.every((k, i) => k === this.keys[i])) {
@@ -53,8 +60,9 @@ export class Chart {
       ...this.size(),
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-      axes: [axis, { ...axis, size: 64, values: (_u, vals) => vals.map((v) => fmt(v).replace(/\u00a0req\/s$/, '')) }],
+      // The x axis runs to the end of the last step, so that its open window shows.
+      scales: { x: { time: true, range: (_u, min, max) => [min, max + this.step] }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
+      axes: [{ ...axis, values: (_u, vals) => vals.map((v) => formatClock(v * 1000).slice(0, 5)) }, { ...axis, size: 64, values: (_u, vals) => vals.map((v) => fmt(v).replace(/\u00a0req\/s$/, '')) }],
       series: [
         { label: 'time', value: (_u: uPlot, v: number | null) => (v == null ? '–' : formatClock(v * 1000)) },
         ...keys.map((k, i) => ({
@@ -63,7 +71,8 @@ export class Chart {
           width: 1.5,
           spanGaps: false,
           points: { show: false },
-          value: (_u: uPlot, v: number | null) => fmt(v),
+          // Off the chart, the legend shows each key's latest value.
+          value: (u: uPlot, v: number | null, si: number) => fmt(u.cursor.idx == null ? lastValue(u.data[si]) : v),
         })),
       ],
       hooks: {
