@@ -135,9 +135,13 @@ async function start() {
 
 async function select(agg: Aggregation, range: Range) {
   st.abort.abort();
+  if (agg !== st.agg) {
+    // Another aggregation has other keys: start again from its top keys and first colours.
+    st.selected = null;
+    st.colors.clear();
+  }
   const spec = specOf(agg);
   Object.assign(st, { agg, spec, range, step: chooseStep(range, spec), model: null, table: null, abort: new AbortController() });
-  if (st.selected && agg !== st.agg) st.selected = null;
   history.replaceState(null, '', `#aggregation=${encodeURIComponent(agg.name)}&range=${range.label}`);
   for (const b of $('ranges').querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.value === range.label));
   try {
