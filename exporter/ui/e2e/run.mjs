@@ -98,8 +98,9 @@ function watch(page) {
   page.on('console', (m) => m.type() === 'error' && page.problems.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
   page.on('requestfailed', (r) => {
-    // Streams the page itself ends (a new selection, closing) abort their request.
-    if (!r.url().includes('/api/v1/stream')) page.problems.push(`request failed: ${r.failure()?.errorText} ${r.url()}`);
+    // The page aborts its queries and streams of a selection it leaves (ERR_ABORTED).
+    const aborted = r.failure()?.errorText === 'net::ERR_ABORTED' && r.url().includes('/api/v1/');
+    if (!aborted) page.problems.push(`request failed: ${r.failure()?.errorText} ${r.url()}`);
   });
   page.on('response', (r) => r.status() >= 400 && page.problems.push(`HTTP ${r.status()} ${r.url()}`));
 }
@@ -169,6 +170,29 @@ try {
     const names = await page.$$eval('#agg option', (os) => os.map((o) => o.value));
     assert(JSON.stringify(names) === JSON.stringify(DEFAULT_AGGREGATIONS), `options ${JSON.stringify(names)}, want ${JSON.stringify(DEFAULT_AGGREGATIONS)}`);
     return [`options: ${names.join(', ')}`];
+  });
+
+  await check('every aggregation in every time range draws, with no errors', async () => {
+    const figures = [];
+    for (const agg of DEFAULT_AGGREGATIONS) {
+      await page.selectOption('#agg', agg);
+      for (const range of ['15m', '1h', '6h', '24h']) {
+        await page.click(`#ranges button[value="${range}"]`);
+        await page.waitForFunction(([a, r]) => location.hash === `#aggregation=${a}&range=${r}`, [agg, range]);
+        await page.waitForSelector('#chart-rate .uplot', { timeout: 10_000 });
+        await sleep(300);
+        const note = await page.$eval('#note', (e) => e.textContent);
+        const step = /^Step (\S+)\./.exec(note)?.[1];
+        figures.push(`${agg} ${range}: step ${step}`);
+        if (range === '24h') assert(/merges/.test(note) && /never an average/.test(note), `${agg} 24h: the note does not say percentiles merge exactly: ${note}`);
+      }
+    }
+    await page.selectOption('#agg', DEFAULT_AGGREGATIONS[0]);
+    await page.click('#ranges button[value="15m"]');
+    await page.waitForSelector('#chart-rate .uplot');
+    await sleep(1000);
+    assert(page.problems.length === 0, `problems on the page: ${page.problems.join(' | ')}`);
+    return [figures.join('; ')];
   });
 
   await check(`a window update appears within ${LIVE_LIMIT_MS / 1000} s of its commit`, async () => {
