@@ -298,9 +298,11 @@ function shownKeys(): string[] {
   return st.selected ? top.filter((k) => st.selected!.includes(k)) : top.slice(0, TOP_KEYS);
 }
 
+let pickerKeys = 0;
 function buildKeyPicker() {
   const box = $('keylist');
   const all = st.model ? topKeys(st.model) : [];
+  pickerKeys = all.length;
   const shown = new Set(shownKeys());
   box.replaceChildren(
     el('button', { type: 'button', textContent: `top ${TOP_KEYS} by traffic`, onclick: () => ((st.selected = null), buildKeyPicker(), render()) }),
@@ -319,6 +321,7 @@ function buildKeyPicker() {
 function render() {
   const { model, agg, step } = st;
   if (!model) return;
+  if (model.keys.size !== pickerKeys) buildKeyPicker(); // a key the stream brought
   const keys = shownKeys();
   const colors = keys.map(colorOf);
   const x = xs(model, Date.now() / 1000);
