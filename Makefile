@@ -11,11 +11,13 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # libstdc++ through cgo); kcat, a third-party Kafka client the broker tests talk to the
 # embedded broker with; Prometheus and Alertmanager (promtool and amtool check and
 # unit-test the alert rules; promtool lints a scrape; the end-to-end test runs
-# prometheus and prometheus-alertmanager on 127.0.0.1). On a host with systemd,
-# installing the last two starts their services: `systemctl disable --now prometheus
+# prometheus and prometheus-alertmanager on 127.0.0.1); Chromium, in which make ui-e2e
+# drives the live page (playwright-core cannot download a browser here), and openssl,
+# which makes its TLS certificate. On a host with systemd,
+# installing prometheus and prometheus-alertmanager starts their services: `systemctl disable --now prometheus
 # prometheus-alertmanager` if unwanted.
 DEB_PKGS  := gcc g++ librocksdb-dev libsnappy-dev libzstd-dev liblz4-dev libbz2-dev zlib1g-dev kcat zip \
-             prometheus prometheus-alertmanager
+             prometheus prometheus-alertmanager chromium openssl
 # Tests that need a program of DEB_PKGS (kcat, promtool, prometheus,
 # prometheus-alertmanager) skip when it is missing, but fail under this variable:
 # make test is complete or fails (exporter/internal/testtool).
@@ -35,7 +37,7 @@ FUZZTIME  ?=
 fuzz-one   = $(GO) test -run='^$$' -fuzz='^$(1)$$' -fuzztime=$(or $(FUZZTIME),$(3)) ./$(2)/
 BENCHTIME ?= 1s
 
-.PHONY: all deps build run test vet unit fuzz check-alerts bench soak clean help plugin plugin-backend plugin-frontend plugin-check e2e-grafana bench-peers
+.PHONY: all deps build run test vet unit fuzz check-alerts bench soak clean help plugin plugin-backend plugin-frontend plugin-check e2e-grafana bench-peers ui ui-check ui-e2e
 
 all: build
 
@@ -45,6 +47,9 @@ help:
 	@echo "make bench  run the benchmarks and print a summary"
 	@echo "make soak   broker, load generator and exporter for an hour; memory samples in soak.csv"
 	@echo "make e2e-grafana  the Grafana plugin and dashboards in a real Grafana and headless Chromium"
+	@echo "make ui     rebuild the live page's bundle (exporter/ui/dist, committed) with npm"
+	@echo "make ui-check  the live page's typecheck and unit tests, and that dist matches a fresh build"
+	@echo "make ui-e2e the live page in headless Chromium against the running demo"
 
 # deps installs the Debian packages that are missing, non-interactively, and only then.
 deps:
@@ -94,7 +99,7 @@ check-alerts: deps
 	$(AMTOOL) config routes test --config.file=$(AM_CFG) --verify.receivers=low-priority severity=info
 	$(PROMTOOL) check config prometheus.yml
 
-test: vet check-alerts fuzz unit plugin-check
+test: vet check-alerts fuzz unit plugin-check ui-check ui-e2e
 
 # bench runs the micro-benchmarks of every package but stream, then stream's
 # end-to-end benchmarks (embedded broker, one long run each, a few minutes in all).
@@ -145,5 +150,27 @@ e2e-grafana: build plugin
 	GRAFANA_SHARED='$(GRAFANA_SHARED)' GRAFANA_CACHE='$(GRAFANA_CACHE)' \
 	  GRAFANA_UNAVAILABLE='$(GRAFANA_UNAVAILABLE)' KWINDOW='$(CURDIR)/$(BIN)' grafana-plugin/e2e/run.sh
 
+# The live page (exporter/ui): its front end (TypeScript, uPlot, Vite) is built into
+# exporter/ui/dist, which is committed and embedded in the binary (go:embed), so that
+# go build and go install need no Node. make ui rebuilds it after a change under
+# exporter/ui/web; ui-check fails when the committed bundle is not what a fresh build of
+# the sources (with the locked packages) gives, byte for byte.
+UI_DIR := exporter/ui
+ui:
+	cd $(UI_DIR)/web && npm ci --no-audit --no-fund && npm run build
+ui-check:
+	cd $(UI_DIR)/web && npm ci --no-audit --no-fund && npm run typecheck && npm test
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd $(UI_DIR)/web && npx vite build --outDir "$$tmp" --emptyOutDir --logLevel warn) && \
+	  if diff -r "$$tmp" $(UI_DIR)/dist; then echo "$(UI_DIR)/dist matches a fresh build"; \
+	  else echo "$(UI_DIR)/dist differs from a fresh build of $(UI_DIR)/web: run make ui and commit $(UI_DIR)/dist"; exit 1; fi
+# ui-e2e starts the demo on free loopback ports and checks the live page in headless
+# Chromium (exporter/ui/e2e/run.mjs: no console errors, load time, the aggregations, a
+# window update drawn within 2 s of its commit, the rate within 5 % of the load
+# generator's, the bearer-token flow); screenshots and logs in exporter/ui/e2e/out. A
+# missing Chromium fails it.
+ui-e2e: build
+	cd $(UI_DIR)/e2e && npm ci --no-audit --no-fund && KWINDOW='$(CURDIR)/$(BIN)' node run.mjs
+
 clean:
-	rm -rf bin bench.out soak.csv $(PLUGIN_DIR)/dist $(PLUGIN_DIR)/kwindow-kwindow-datasource.zip
+	rm -rf bin bench.out soak.csv $(UI_DIR)/e2e/out $(PLUGIN_DIR)/dist $(PLUGIN_DIR)/kwindow-kwindow-datasource.zip

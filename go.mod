@@ -20,6 +20,8 @@ go 1.26.5
 
 // npm installs packages that ship Go files (flatted/golang): keep them out of ./...
 ignore (
+	./exporter/ui/e2e/node_modules
+	./exporter/ui/web/node_modules
 	./grafana-plugin/e2e/node_modules
 	./grafana-plugin/node_modules
 )

@@ -116,12 +116,13 @@ func runDemo(cfg *config.Config, g *globals, o demoOptions) error {
 	}()
 	listen := strings.Join(*g.web.WebListenAddresses, ", ")
 	fmt.Printf(`kwindow demo: embedded broker on %s, %d events/s into %q (%d partitions), exactly once.
+  live page  http://localhost%s/ui/
   metrics    http://localhost%s/metrics
   readiness  http://localhost%s/readyz
   query API  http://localhost%s/api/v1/query_range?aggregation=%s&measure=count,p99&step=5m
   kcat       kcat -b %s -C -t %s -o end   (final window results, kept for an hour)
 Windows close at end + grace: the first %s results appear after about %s.
-`, b.Addr(), o.rate, cfg.Stream.InputTopic, o.partitions, firstPort(listen), firstPort(listen), firstPort(listen), cfg.Aggregations[show].Name, b.Addr(), cfg.Stream.OutputTopic,
+`, b.Addr(), o.rate, cfg.Stream.InputTopic, o.partitions, firstPort(listen), firstPort(listen), firstPort(listen), firstPort(listen), cfg.Aggregations[show].Name, b.Addr(), cfg.Stream.OutputTopic,
 		cfg.Aggregations[show].Name, time.Duration(cfg.Aggregations[show].Window.Size+cfg.Aggregations[show].Grace))
 	var p *printer
 	if !o.quiet {

@@ -28,6 +28,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/metrics"
 	"github.com/kwindow/kwindow/exporter/query"
 	"github.com/kwindow/kwindow/exporter/stream"
+	"github.com/kwindow/kwindow/exporter/ui"
 	"github.com/kwindow/kwindow/exporter/web"
 )
 
@@ -69,8 +70,7 @@ func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults 
 	node.SetRuntime(rt)
 	h := web.NewHandler(web.Options{Registry: reg, Gatherers: []prometheus.Gatherer{rt.KafkaGatherer()}, Ready: rt.Ready, Version: version, Logger: log,
 		Handlers: map[string]http.Handler{"/api/": api.NewHandler(node, apiOpts.Options)},
-		Links: []web.Link{{Path: "/api/v1/status", Text: "Query API: status of the group"}, {Path: "/api/v1/aggregations", Text: "Query API: aggregations"},
-			{Path: "/api/v1/openapi.json", Text: "Query API: OpenAPI document"}}})
+		Home:     ui.Handler()})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	webErr := make(chan error, 1)

@@ -91,6 +91,10 @@ func TestServesBeforeKafkaAnswers(t *testing.T) {
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "kwindow_kafka_up 0") {
 		t.Errorf("/metrics = %d, kwindow_kafka_up 0 missing", code)
 	}
+	// The live page is served from the start too: / redirects to it (followed here).
+	if code, body := get("/"); code != 200 || !strings.Contains(body, `<select id="agg"`) {
+		t.Errorf("/ = %d, not the live page:\n%.300s", code, body)
+	}
 	// The first attempt gives up after 15 s and says so, with the broker's address.
 	for deadline := time.Now().Add(25 * time.Second); !strings.Contains(logs.String(), "level=WARN"); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {

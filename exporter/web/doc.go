@@ -2,7 +2,8 @@
 // (node_exporter is the model): the --web.* flags and listener handling of
 // exporter-toolkit, and one handler for every route.
 //
-//	/          landing page linking to every route below and to Options.Links
+//	/          Options.Home (the live page), or a landing page linking to every
+//	           route below and to Options.Links
 //	/metrics   Options.Registry in Prometheus text, OpenMetrics or protobuf, negotiated
 //	           from the Accept header (Prometheus asks for protobuf to get native
 //	           histograms, which the text formats cannot carry)

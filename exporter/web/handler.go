@@ -29,6 +29,10 @@ type Options struct {
 	Version string
 	// Links are extra landing-page entries, such as the query API.
 	Links []Link
+	// Home, when set, serves / and every path no other route matches, in place
+	// of the landing page of links (and Links): kwindow's live page, which links
+	// to the routes itself.
+	Home http.Handler
 	// Logger receives errors gathering metrics. Nil discards them.
 	Logger *slog.Logger
 	// Handlers are extra routes, keyed by http.ServeMux pattern ("/api/"). A pattern
@@ -62,7 +66,11 @@ func NewHandler(o Options) http.Handler {
 	for _, pattern := range slices.Sorted(maps.Keys(o.Handlers)) {
 		mux.Handle(pattern, o.Handlers[pattern])
 	}
-	mux.Handle("/", landingPage(o, logger))
+	if o.Home != nil {
+		mux.Handle("/", o.Home)
+	} else {
+		mux.Handle("/", landingPage(o, logger))
+	}
 	return mux
 }
 

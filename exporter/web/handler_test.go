@@ -237,3 +237,18 @@ func TestLandingPage(t *testing.T) {
 		t.Errorf("GET /no-such-page = %d, want 404", resp.StatusCode)
 	}
 }
+
+func TestHome(t *testing.T) {
+	home := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "home "+r.URL.Path) })
+	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "{}") })
+	h := web.NewHandler(web.Options{Home: home, Links: []web.Link{{Path: "/api/v1/", Text: "Query API"}},
+		Handlers: map[string]http.Handler{"/api/": api}, Registry: metricsRegistry(t)})
+	for path, want := range map[string]string{"/": "home /", "/ui/x.js": "home /ui/x.js", "/api/v1/status": "{}", "/healthz": "ok"} {
+		if resp, body := get(t, h, path, ""); resp.StatusCode != http.StatusOK || strings.TrimSpace(body) != want {
+			t.Errorf("GET %s = %d %q, want 200 %q", path, resp.StatusCode, body, want)
+		}
+	}
+	if _, body := get(t, h, "/metrics", ""); !strings.Contains(body, "kwindow_test_events_total 3") {
+		t.Errorf("/metrics with a Home lacks the registry's metrics:\n%s", body)
+	}
+}
