@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,4 +62,28 @@ func TestRollups(t *testing.T) {
 	}
 	f(many(MaxRollups), "")
 	f(many(MaxRollups+1), "config k.yml:6: aggregations[0].rollups: at most 8 rollups, got 9")
+}
+
+// Each resolution has its own changelog topic, checked for length like the
+// aggregation's.
+func TestRollupChangelogTopics(t *testing.T) {
+	c, err := Parse("k.yml", []byte("stream: {application_id: app}\naggregations:\n  - name: a\n    window: {type: tumbling, size: 1m}\n    rollups:\n      - {resolution: 1h, retention: 30d}\n      - {resolution: 1d, retention: 400d}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &c.Aggregations[0]
+	if got := c.RollupChangelogTopic(a.Name, a.Rollups[0].Resolution); got != "app-a-rollup-1h-changelog" {
+		t.Errorf("topic = %s", got)
+	}
+	if got := c.RollupChangelogTopic(a.Name, a.Rollups[1].Resolution); got != "app-a-rollup-1d-changelog" {
+		t.Errorf("topic = %s", got)
+	}
+	// 200 + "-" + 30 + "-rollup-1h-changelog" (20) = 251 > 249; the aggregation's own is 241.
+	app := strings.Repeat("p", 200)
+	name := strings.Repeat("n", 30)
+	_, err = Parse("k.yml", []byte(fmt.Sprintf("stream: {application_id: %s}\naggregations:\n  - name: %s\n    window: {type: tumbling, size: 1m}\n    rollups:\n      - {resolution: 1h, retention: 30d}\n", app, name)))
+	want := fmt.Sprintf("config k.yml:6: aggregations[0].rollups[0].resolution: makes the changelog topic %s-%s-rollup-1h-changelog, 251 characters long; Kafka allows 249", app, name)
+	if err == nil || err.Error() != want {
+		t.Errorf("error\n%v\nwant\n%s", err, want)
+	}
 }

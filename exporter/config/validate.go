@@ -331,6 +331,7 @@ func (c *Config) validateAggregation(p *problems, a *Aggregation, path string) {
 		quantiles[q] = true
 	}
 	validateRollups(p, a, path)
+	c.validateRollupTopics(p, a, path)
 	if t := c.ChangelogTopic(a.Name); len(t) > maxTopicLength {
 		p.add(path+".name", "makes the changelog topic %s, %d characters long; Kafka allows %d", t, len(t), maxTopicLength)
 	}
@@ -453,5 +454,14 @@ func validateRollups(p *problems, a *Aggregation, path string) {
 			prev, prevName = r.Resolution, fmt.Sprintf("rollups[%d].resolution", j)
 		}
 		prevRet, prevRetName = r.Retention, fmt.Sprintf("rollups[%d].retention", j)
+	}
+}
+
+// validateRollupTopics refuses rollup changelog topics longer than Kafka allows.
+func (c *Config) validateRollupTopics(p *problems, a *Aggregation, path string) {
+	for j, r := range a.Rollups {
+		if t := c.RollupChangelogTopic(a.Name, r.Resolution); len(t) > maxTopicLength {
+			p.add(fmt.Sprintf("%s.rollups[%d].resolution", path, j), "makes the changelog topic %s, %d characters long; Kafka allows %d", t, len(t), maxTopicLength)
+		}
 	}
 }
