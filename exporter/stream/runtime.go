@@ -18,6 +18,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/event"
 	"github.com/kwindow/kwindow/exporter/kafka"
+	"github.com/kwindow/kwindow/exporter/rollup"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -58,6 +59,9 @@ type Runtime struct {
 	// rollupLogs, per aggregation, are the indexes in changelogs of its
 	// rollups, in the order of its configuration's rollups.
 	rollupLogs [][]int
+	// rollups merges closed windows into rollup windows; nil without rollups.
+	// Only the session's loop goroutine uses it.
+	rollups    *rollup.Merger
 	dec        *event.Decoder
 	ev         event.Event
 	metrics    *metrics
@@ -126,6 +130,9 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 	}
 	rt.rollupLogs = make([][]int, len(cfg.Aggregations))
 	for i, a := range cfg.Aggregations {
+		if len(a.Rollups) > 0 && rt.rollups == nil {
+			rt.rollups = rollup.NewMerger(cfg)
+		}
 		for _, r := range a.Rollups {
 			rt.rollupLogs[i] = append(rt.rollupLogs[i], len(rt.changelogs))
 			rt.changelogs = append(rt.changelogs, cfg.RollupChangelogTopic(a.Name, r.Resolution))
