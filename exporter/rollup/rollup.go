@@ -71,30 +71,55 @@ func (m *Merger) Levels(agg int) []Level { return m.levels[agg] }
 // window closing twice would count twice: the caller gives each closed window
 // once, in the transaction that closes it.
 func (m *Merger) Merge(closed []engine.Change, get func(store.Key) ([]byte, bool, error), put func(l Level, k store.Key, key, value []byte) error) error {
-	clear(m.pending)
-	m.keys = m.keys[:0]
+	m.Reset()
 	for i := range closed {
-		c := &closed[i]
-		if c.Agg >= len(m.levels) || c.Value.Agg == nil {
-			continue
-		}
-		for _, l := range m.levels[c.Agg] {
-			start := c.Start - floorMod(c.Start, l.Res)
-			k := store.Key{Agg: l.Name, Group: []byte(c.Group), Start: start}
-			m.kb = k.Append(m.kb[:0])
-			w, ok := m.pending[string(m.kb)]
-			if !ok {
-				w = &window{level: l, key: k}
-				if err := m.load(w, get); err != nil {
-					return err
-				}
-				m.pending[string(m.kb)] = w
-				m.keys = append(m.keys, string(m.kb))
-			}
-			w.v.Agg.Merge(c.Value.Agg)
-			w.v.Last = max(w.v.Last, c.Value.Last)
+		if err := m.Add(&closed[i], nil, get); err != nil {
+			return err
 		}
 	}
+	return m.Flush(put)
+}
+
+// Reset forgets the rollup windows of an unfinished Add/Flush.
+func (m *Merger) Reset() {
+	clear(m.pending)
+	m.keys = m.keys[:0]
+}
+
+// Add merges one closed window into the rollup windows that hold it, of the
+// levels only accepts (nil: all of them), reading each rollup window with get
+// the first time it is met since the last Flush or Reset. Merge is Add for
+// each window, then Flush. c is not kept.
+func (m *Merger) Add(c *engine.Change, only func(Level) bool, get func(store.Key) ([]byte, bool, error)) error {
+	if c.Agg >= len(m.levels) || c.Value.Agg == nil {
+		return nil
+	}
+	for _, l := range m.levels[c.Agg] {
+		if only != nil && !only(l) {
+			continue
+		}
+		start := c.Start - floorMod(c.Start, l.Res)
+		k := store.Key{Agg: l.Name, Group: []byte(c.Group), Start: start}
+		m.kb = k.Append(m.kb[:0])
+		w, ok := m.pending[string(m.kb)]
+		if !ok {
+			w = &window{level: l, key: k}
+			if err := m.load(w, get); err != nil {
+				return err
+			}
+			m.pending[string(m.kb)] = w
+			m.keys = append(m.keys, string(m.kb))
+		}
+		w.v.Agg.Merge(c.Value.Agg)
+		w.v.Last = max(w.v.Last, c.Value.Last)
+	}
+	return nil
+}
+
+// Flush hands the rollup windows changed since the last Flush or Reset to put
+// (see Merge), and forgets them.
+func (m *Merger) Flush(put func(l Level, k store.Key, key, value []byte) error) error {
+	defer m.Reset()
 	slices.Sort(m.keys)
 	for _, key := range m.keys {
 		w := m.pending[key]

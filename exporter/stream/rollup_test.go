@@ -249,3 +249,46 @@ func TestRollupRetention(t *testing.T) {
 		t.Error("retention removed the running total")
 	}
 }
+
+// TestRollupAddedLater: rollups added to an aggregation that has run without
+// them start complete: the first transaction after the restart merges the
+// windows the store holds closed, and the windows closing from then on are
+// merged as they close; none twice.
+func TestRollupAddedLater(t *testing.T) {
+	addr := newCluster(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	tr := &traffic{counts: map[string]uint64{}, base: (time.Now().UnixMilli() - 3*3600_000) / 3600_000 * 3600_000}
+	rng := rand.New(rand.NewPCG(14, 15))
+	prod := client(t, addr)
+	a := startInstance(t, instanceConfig(t, addr, "a", dir))
+	waitReady(t, a)
+	produce(t, prod, tr.batch(rng, 20000)) // 200 s of event time: windows close
+	waitProcessed(t, a, float64(tr.sent))
+	a.stop(t)
+
+	b := startInstance(t, rollupConfig(t, addr, "a", dir))
+	defer b.stop(t)
+	waitReady(t, b)
+	produce(t, prod, tr.batch(rng, 20000))
+	produce(t, prod, tr.closeAll())
+	checkExact(t, addr, tr)
+	want := map[string]uint64{}
+	for id, n := range tr.counts {
+		parts := strings.Split(id, "|")
+		var start int64
+		fmt.Sscan(parts[2], &start)
+		ep := strings.TrimPrefix(parts[1], "endpoint=")
+		for _, res := range []int64{5 * minute, 60 * minute} {
+			want[fmt.Sprintf("%s|%s|%d", store.RollupAgg("endpoint_1m", res), ep, start-start%res)] += n
+		}
+	}
+	var problems []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if problems = checkRollups(t, b.rt.Stores(), want); len(problems) == 0 {
+			break
+		}
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}

@@ -102,6 +102,11 @@ type task struct {
 
 	retainedAt time.Time // last retention pass
 
+	// backfill names the rollups the next transaction fills from the windows
+	// closed by stream time backfillAt (see rollup.go).
+	backfill   []string
+	backfillAt int64
+
 	// initial are the recent running totals read at restoration, for Sink.Active.
 	initial  []engine.Change
 	loadTook time.Duration // how long loading the open windows took at restoration
@@ -165,6 +170,7 @@ func (t *task) load() error {
 		}
 	}
 	t.eng = e
+	t.backfillFrom(cp, e.StreamTime())
 	clear(t.overflowSeen)
 	t.reset()
 	return nil
