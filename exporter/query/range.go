@@ -72,7 +72,7 @@ type Point struct {
 	// FinalAt, so none can add one.
 	Complete bool
 	// Resolution is the coarsest resolution (ms) of what it merged: the
-	// window size, or that of a rollup (an aggregation's rollups, which merge
+	// window size (0 for sessions), or that of a rollup (an aggregation's rollups, which merge
 	// its windows exactly, serve the steps they fit; finer windows fill the
 	// step's edges). Windows counts a rollup window as one.
 	Resolution int64
@@ -110,7 +110,7 @@ func (l *Local) planRange(q *RangeQuery) (*rangePlan, error) {
 		return nil, err
 	}
 	if q.MaxResolution < 0 {
-		return nil, badQuery("resolution", "must be >= 0 (0: automatic), got %dms", q.MaxResolution)
+		return nil, badQuery("max_resolution", "must be >= 0 (0: automatic), got %dms", q.MaxResolution)
 	}
 	p.levels = usableLevels(a.spec, a.levels, p.steps.step, q.MaxResolution)
 	return p, nil

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -177,6 +178,10 @@ func TestRollupResolutionPerPoint(t *testing.T) {
 			q.MaxResolution = 5 * minute
 			if n := mustRange(t, l, srcs, q).Series[0].Points[0].Windows; n <= 3*keys {
 				t.Errorf("5-minute rollups: %d windows", n)
+			}
+			q.MaxResolution = -1
+			if _, err := l.Range(context.Background(), srcs, q); err == nil || !strings.Contains(err.Error(), "max_resolution") {
+				t.Errorf("a negative max_resolution: %v", err)
 			}
 		})
 	}

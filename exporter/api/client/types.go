@@ -173,8 +173,8 @@ type Point struct {
 	// time of the last window that can start in the step.
 	Complete bool             `json:"complete"`
 	Values   map[string]Value `json:"values"` // measure (as asked) -> value
-	// Resolution is the coarsest resolution the point read: the window size,
-	// or that of a rollup of the aggregation, which merges its windows exactly
+	// Resolution is the coarsest resolution the point read: the window size
+	// (0 for session windows), or that of a rollup of the aggregation, which merges its windows exactly
 	// (finer windows fill the step's edges off the rollup's boundaries). Zero
 	// from a server older than rollups.
 	Resolution Duration `json:"resolution"`
