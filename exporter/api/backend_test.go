@@ -20,8 +20,10 @@ import (
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/api/client"
 	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/event"
 	"github.com/kwindow/kwindow/exporter/query"
+	"github.com/kwindow/kwindow/exporter/rollup"
 	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/store"
 )
@@ -145,7 +147,15 @@ type world struct {
 // parts memory stores, each with stream time streamTime.
 func newWorld(t testing.TB, evs []ev, parts int, streamTime int64) *world {
 	t.Helper()
-	w := &world{cfg: newConfig(t), evs: evs}
+	return newWorldOf(t, newConfig(t), evs, parts, streamTime)
+}
+
+// newWorldOf is newWorld for configuration c (testConfig's aggregations, maybe
+// with rollups): the windows closed at streamTime are merged into the rollup
+// windows as stage 2 merges them.
+func newWorldOf(t testing.TB, c *config.Config, evs []ev, parts int, streamTime int64) *world {
+	t.Helper()
+	w := &world{cfg: c, evs: evs}
 	type wkey struct {
 		agg   string
 		group string
@@ -170,6 +180,7 @@ func newWorld(t testing.TB, evs []ev, parts int, streamTime int64) *world {
 		}
 	}
 	batches := make([]store.Batch, parts)
+	closed := make([][]engine.Change, parts)
 	for k, a := range aggs {
 		vals, err := store.SplitGroup([]byte(k.group))
 		if err != nil {
@@ -179,11 +190,23 @@ func newWorld(t testing.TB, evs []ev, parts int, streamTime int64) *world {
 		if err != nil {
 			t.Fatal(err)
 		}
-		batches[partitionOf(string(vals[0]), parts)].Put(store.Key{Agg: k.agg, Group: []byte(k.group), Start: k.start}, b)
+		p := partitionOf(string(vals[0]), parts)
+		batches[p].Put(store.Key{Agg: k.agg, Group: []byte(k.group), Start: k.start}, b)
+		if k.start+minute+10_000 <= streamTime { // closed: grace is 10s
+			closed[p] = append(closed[p], engine.Change{Agg: slices.IndexFunc(c.Aggregations, func(a config.Aggregation) bool { return a.Name == k.agg }),
+				Group: k.group, Start: k.start, Value: aggregate.Value{End: k.start + minute, Last: lasts[k], Agg: a}})
+		}
 	}
+	merger := rollup.NewMerger(c)
 	for i := range parts {
 		st := store.NewMemory()
 		t.Cleanup(func() { st.Close() })
+		if err := merger.Merge(closed[i], st.Get, func(_ rollup.Level, k store.Key, _, value []byte) error {
+			batches[i].Put(k, value)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if err := st.Write(&batches[i]); err != nil {
 			t.Fatal(err)
 		}

@@ -306,6 +306,8 @@ var fieldDocs = map[string]string{
 	"Point.open":                        "How many of them were still open: their values may still change.",
 	"Point.complete":                    "No window is open and every partition read is past the close of the last window that can start in the step.",
 	"Point.values":                      "Each measure as asked, evaluated on the merged windows.",
+	"Point.resolution":                  "The coarsest resolution the point read: the window size, or a rollup's (rollups merge windows exactly; finer windows fill a step's edges off the rollup's boundaries).",
+	"Aggregation.rollups":               "Coarser resolutions the aggregation is also kept at, finest first, each with its own retention.",
 	"LatestKey.closed":                  "The latest closed window (final); null if none was read.",
 	"LatestKey.open":                    "The windows still open, ascending: partial results.",
 	"Window.last":                       "The latest event time in the window.",

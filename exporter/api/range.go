@@ -21,6 +21,10 @@ var rangeParams = []param{
 			"(its size, a hopping window's advance, a session's gap). A step longer than the window merges " +
 			"each key's windows exactly: counts add and sketches merge bucket by bucket, so a p99 over 1h is " +
 			"that of the hour's events. Hopping windows take a step up to the advance, or a multiple of the size."},
+	{name: "max_resolution", kind: kDuration, example: "1m",
+		desc: "The coarsest rollup to read. Absent: each step reads the coarsest final rollups of the aggregation " +
+			"that fit in it, and finer windows at its edges; the window size reads windows only. Rollups merge " +
+			"windows exactly, so the answer is the same either way (each point's resolution says what it read)."},
 	pStale,
 }
 
@@ -31,6 +35,7 @@ func serveRange(h *handler, w http.ResponseWriter, r *http.Request, p *params) {
 	ms := h.measures(p)
 	q.From, q.To = h.timeRange(p)
 	step, hasStep := p.duration("step")
+	maxRes, _ := p.duration("max_resolution")
 	stale := p.boolean("stale")
 	if p.err != nil {
 		h.fail(w, r, p.err)
@@ -43,6 +48,7 @@ func serveRange(h *handler, w http.ResponseWriter, r *http.Request, p *params) {
 	if hasStep {
 		q.Step = step
 	}
+	q.MaxResolution = maxRes
 	ctx, cancel := h.queryContext(r)
 	defer cancel()
 	res, cov, err := h.b.Range(ctx, q, ReadOptions{Stale: stale})
@@ -78,7 +84,8 @@ func rangeResult(a *config.Aggregation, res *query.RangeResult, cov Coverage, ms
 			cs.Points = append(cs.Points, client.Point{
 				Start: client.Timestamp(pt.Start), End: client.Timestamp(pt.End),
 				Windows: pt.Windows, Open: pt.Open, Complete: pt.Complete,
-				Values: ms.values(pt.Value),
+				Values:     ms.values(pt.Value),
+				Resolution: client.Duration(pt.Resolution * 1e6),
 			})
 		}
 		out.Series = append(out.Series, cs)

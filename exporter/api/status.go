@@ -104,7 +104,13 @@ func (h *handler) describe(a *config.Aggregation, st *Status) client.Aggregation
 		re := sketch.RelativeError(schema)
 		out.SketchRelativeError, out.AnyQuantile = &re, true
 	}
-	out.TimeRange = timeRange(st, time.Duration(a.Retention).Milliseconds())
+	retention := a.Retention
+	out.Rollups = []client.Rollup{}
+	for _, r := range a.Rollups {
+		out.Rollups = append(out.Rollups, client.Rollup{Resolution: client.Duration(r.Resolution), Retention: client.Duration(r.Retention)})
+		retention = max(retention, r.Retention)
+	}
+	out.TimeRange = timeRange(st, time.Duration(retention).Milliseconds())
 	return out
 }
 

@@ -152,11 +152,30 @@ type Aggregation struct {
 	Quantiles []float64 `yaml:"quantiles"`
 	// Anomaly scores the last closed window of each key against its history.
 	Anomaly *Anomaly `yaml:"anomaly"`
+	// Rollups are coarser resolutions of a tumbling aggregation, finest first,
+	// each kept for its own retention: 1h kept 30d and 1d kept 400d next to 1m
+	// windows kept 24h. Stage 2 merges each window, once it closes, into the
+	// rollup window of every resolution that holds it, exactly (counts and
+	// sketch buckets), so long ranges read a few rollups instead of thousands of
+	// windows. Each resolution is a multiple of the one before (the window size
+	// for the first), at most MaxRollups of them; each retention at least the
+	// one before (the aggregation's for the first) and at least its resolution +
+	// grace. Default none.
+	Rollups []Rollup `yaml:"rollups"`
 	// MaxKeys bounds the distinct group keys each stage-2 task holds in memory
 	// (keys with open windows). Events of further keys are counted under one overflow key whose
 	// every dimension is "__overflow__", so a bad producer cannot exhaust memory.
 	// Must be > 0. Default 100000.
 	MaxKeys int `yaml:"max_keys"`
+}
+
+// Rollup is one coarser resolution of an aggregation.
+type Rollup struct {
+	// Resolution is the rollup window's length: windows start at its multiples
+	// (since the Unix epoch, UTC), like tumbling windows.
+	Resolution Duration `yaml:"resolution"`
+	// Retention is how long rollup windows stay in the store after they start.
+	Retention Duration `yaml:"retention"`
 }
 
 // Anomaly configures anomaly scores: for each measure, an exponentially weighted

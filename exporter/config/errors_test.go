@@ -114,7 +114,7 @@ func TestUnknownFields(t *testing.T) {
 	f("aggregations:\n  - name: a\n    window: {type: hopping, size: 1m, advnce: 1s}\n",
 		"config k.yml:3: aggregations[0].window.advnce: unknown field; did you mean advance?")
 	// Nothing close: the fields are listed instead.
-	f(agg+"    colour: red\n", "config k.yml:4: aggregations[0].colour: unknown field (the fields here are name, group_by, window, grace, retention, measures, quantiles, anomaly, max_keys)")
+	f(agg+"    colour: red\n", "config k.yml:4: aggregations[0].colour: unknown field (the fields here are name, group_by, window, grace, retention, measures, quantiles, anomaly, rollups, max_keys)")
 	f("wndow: {}\n", "config k.yml:1: wndow: unknown field (the fields here are events, aggregations, sketch, kafka, stream, state, metrics, api)")
 	f("x: 1\n", "config k.yml:1: x: unknown field (the fields here are events, aggregations, sketch, kafka, stream, state, metrics, api)")
 	// A field set twice is an error too (yaml.v3 stopped at it with "mapping key

@@ -169,6 +169,13 @@ func (c *Config) validateTopicClashes(p *problems) {
 		if nameRE.MatchString(a.Name) && !seen[a.Name] { // a name twice is reported already
 			seen[a.Name] = true
 			written = append(written, topic{fmt.Sprintf("aggregations[%d].name", i), c.ChangelogTopic(a.Name)})
+			prev := Duration(0)
+			for j, r := range a.Rollups {
+				if r.Resolution > prev { // a resolution not above the one before is reported already
+					written = append(written, topic{fmt.Sprintf("aggregations[%d].rollups[%d].resolution", i, j), c.RollupChangelogTopic(a.Name, r.Resolution)})
+				}
+				prev = max(prev, r.Resolution)
+			}
 		}
 	}
 	norm := func(t string) string { return strings.ReplaceAll(t, ".", "_") }
@@ -212,4 +219,14 @@ func (c *Config) StreamTimeTopic() string { return c.Stream.ApplicationID + "-st
 // ChangelogTopic is the changelog topic of aggregation name.
 func (c *Config) ChangelogTopic(name string) string {
 	return c.Stream.ApplicationID + "-" + name + "-changelog"
+}
+
+// RollupChangelogTopic is the changelog topic of the rollups of aggregation
+// name at resolution res: app-endpoint_1m-rollup-1h-changelog. Each resolution
+// has its own topic because each has its own retention (the topic's
+// retention.ms follows it): in the aggregation's topic, hourly rollups kept 30
+// days would keep its one-minute windows as long. Aggregation names have no
+// hyphen, so no aggregation's changelog can have this name.
+func (c *Config) RollupChangelogTopic(name string, res Duration) string {
+	return c.Stream.ApplicationID + "-" + name + "-rollup-" + res.String() + "-changelog"
 }

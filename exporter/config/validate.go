@@ -45,6 +45,9 @@ const (
 	// MaxClassicBuckets bounds metrics.classic_buckets: each bound is one more
 	// series per key and partition in every value histogram.
 	MaxClassicBuckets = 100
+	// MaxRollups bounds the rollups of one aggregation: every closed window is
+	// merged into one rollup window per resolution.
+	MaxRollups = 8
 )
 
 var (
@@ -327,6 +330,8 @@ func (c *Config) validateAggregation(p *problems, a *Aggregation, path string) {
 		}
 		quantiles[q] = true
 	}
+	validateRollups(p, a, path)
+	c.validateRollupTopics(p, a, path)
 	if t := c.ChangelogTopic(a.Name); len(t) > maxTopicLength {
 		p.add(path+".name", "makes the changelog topic %s, %d characters long; Kafka allows %d", t, len(t), maxTopicLength)
 	}
@@ -405,6 +410,58 @@ func (c *Config) validateClassicBuckets(p *problems) {
 			p.add(path, "must be > 0, got %v", b)
 		case i > 0 && !math.IsInf(bs[i-1], 0) && b <= bs[i-1]:
 			p.add(path, "must be greater than the bound before it (%v), got %v", bs[i-1], b)
+		}
+	}
+}
+
+// validateRollups checks that each rollup resolution holds whole windows of the
+// resolution before it, so that a window (and a finer rollup window) lies in
+// exactly one rollup window of each resolution, and that coarser data is kept at
+// least as long as finer data, so that a range old enough to have lost its
+// fine windows is still served by coarse ones.
+func validateRollups(p *problems, a *Aggregation, path string) {
+	if len(a.Rollups) == 0 {
+		return
+	}
+	if a.Window.Type != "tumbling" {
+		p.add(path+".rollups", "only tumbling windows roll up (%s windows overlap or vary in length, so their windows cannot be merged into coarser ones without counting events twice); got window.type %s",
+			a.Window.Type, a.Window.Type)
+		return
+	}
+	if len(a.Rollups) > MaxRollups {
+		p.add(path+".rollups", "at most %d rollups, got %d", MaxRollups, len(a.Rollups))
+		return
+	}
+	prev, prevName := a.Window.Size, "window.size"
+	prevRet, prevRetName := a.Retention, "retention"
+	for j, r := range a.Rollups {
+		rp := fmt.Sprintf("%s.rollups[%d]", path, j)
+		switch {
+		case r.Resolution <= 0:
+			p.add(rp+".resolution", "must be > 0, got %v", r.Resolution)
+		case r.Resolution%Duration(time.Millisecond) != 0:
+			p.add(rp+".resolution", "must be a whole number of milliseconds, got %v", r.Resolution)
+		case prev > 0 && (r.Resolution <= prev || r.Resolution%prev != 0):
+			p.add(rp+".resolution", "must be a multiple of %s (%v) greater than it, so that its windows hold whole ones; got %v", prevName, prev, r.Resolution)
+		}
+		switch {
+		case r.Retention < r.Resolution+a.Grace:
+			p.add(rp+".retention", "must be >= resolution + grace (%v), got %v", r.Resolution+a.Grace, r.Retention)
+		case r.Retention < prevRet:
+			p.add(rp+".retention", "must be >= %s (%v): coarser rollups are kept at least as long as finer data; got %v", prevRetName, prevRet, r.Retention)
+		}
+		if r.Resolution > 0 {
+			prev, prevName = r.Resolution, fmt.Sprintf("rollups[%d].resolution", j)
+		}
+		prevRet, prevRetName = r.Retention, fmt.Sprintf("rollups[%d].retention", j)
+	}
+}
+
+// validateRollupTopics refuses rollup changelog topics longer than Kafka allows.
+func (c *Config) validateRollupTopics(p *problems, a *Aggregation, path string) {
+	for j, r := range a.Rollups {
+		if t := c.RollupChangelogTopic(a.Name, r.Resolution); len(t) > maxTopicLength {
+			p.add(fmt.Sprintf("%s.rollups[%d].resolution", path, j), "makes the changelog topic %s, %d characters long; Kafka allows %d", t, len(t), maxTopicLength)
 		}
 	}
 }

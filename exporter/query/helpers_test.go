@@ -13,6 +13,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/rollup"
 	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/store"
 )
@@ -141,7 +142,8 @@ func partitionOf(e *ev, parts int) int {
 
 // runPipeline feeds events through one real engine per partition, flushing
 // every flushEvery events into that partition's store as a stage-2 task
-// commits, and returns the sources with each task's stream time.
+// commits (the windows that closed merged into their rollup windows in the
+// same write), and returns the sources with each task's stream time.
 func runPipeline(t testing.TB, c *config.Config, stores []store.Store, evs []ev, flushEvery int) []Source {
 	t.Helper()
 	type task struct {
@@ -151,6 +153,7 @@ func runPipeline(t testing.TB, c *config.Config, stores []store.Store, evs []ev,
 		batch store.Batch
 	}
 	tasks := make([]*task, len(stores))
+	merger := rollup.NewMerger(c)
 	for i, s := range stores {
 		tk := &task{st: s}
 		tk.eng = engine.NewWithOptions(c, engine.Options{LoadTotal: func(agg int, group []byte) (aggregate.Value, error) {
@@ -180,6 +183,12 @@ func runPipeline(t testing.TB, c *config.Config, stores []store.Store, evs []ev,
 				t.Fatal(err)
 			}
 			tk.batch.Put(k, b)
+		}
+		if err := merger.Merge(f.Closed, tk.st.Get, func(_ rollup.Level, k store.Key, _, value []byte) error {
+			tk.batch.Put(k, value)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
 		if err := tk.st.Write(&tk.batch); err != nil {
 			t.Fatal(err)

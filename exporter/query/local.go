@@ -55,6 +55,9 @@ type aggInfo struct {
 	errors  bool // the events carry a status: error counts are kept
 	values  bool // value statistics (sum, min, max) are kept
 	sketch  bool // a sketch is kept: quantiles can be asked for
+	// levels are the resolutions the aggregation is stored at, finest first:
+	// its own windows, then its rollups (tumbling windows only).
+	levels []level
 }
 
 // New returns a Local for a validated configuration. A negative limit is an
@@ -80,6 +83,11 @@ func New(c *config.Config, lim Limits) (*Local, error) {
 			errors:  c.Events != nil && c.Events.Status != nil,
 			values:  a.NeedsValue(),
 			sketch:  len(a.Quantiles) > 0,
+		}
+		info := l.aggs[a.Name]
+		info.levels = []level{{res: info.spec.Size, name: a.Name}}
+		for _, r := range a.Rollups {
+			info.levels = append(info.levels, level{res: r.Resolution.Millis(), name: store.RollupAgg(a.Name, r.Resolution.Millis())})
 		}
 	}
 	return l, nil

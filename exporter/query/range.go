@@ -29,6 +29,10 @@ type RangeQuery struct {
 	// Measures the caller will evaluate (Point.Value); they are checked against
 	// the aggregation, and points carry sketches only if one is a quantile.
 	Measures []Measure
+	// MaxResolution bounds the rollups read, in ms: 0 reads the coarsest that
+	// fit the step (see resolution.go); the window size reads only windows.
+	// Answers are the same either way, only slower.
+	MaxResolution int64
 }
 
 // RangeResult is the answer to a RangeQuery, from some stores. Answers over
@@ -67,6 +71,11 @@ type Point struct {
 	// Complete: no window of it is open, and every store read has reached
 	// FinalAt, so none can add one.
 	Complete bool
+	// Resolution is the coarsest resolution (ms) of what it merged: the
+	// window size (0 for sessions), or that of a rollup (an aggregation's rollups, which merge
+	// its windows exactly, serve the steps they fit; finer windows fill the
+	// step's edges). Windows counts a rollup window as one.
+	Resolution int64
 }
 
 // Value evaluates m on the point.
@@ -79,6 +88,7 @@ type rangePlan struct {
 	by     []int
 	steps  *stepper
 	sketch bool
+	levels []level // the resolutions to read, finest first (usableLevels)
 }
 
 func (l *Local) planRange(q *RangeQuery) (*rangePlan, error) {
@@ -99,6 +109,10 @@ func (l *Local) planRange(q *RangeQuery) (*rangePlan, error) {
 	if p.steps, err = newStepper(a.spec, q.From, q.To, q.Step, l.limits.MaxPoints); err != nil {
 		return nil, err
 	}
+	if q.MaxResolution < 0 {
+		return nil, badQuery("max_resolution", "must be >= 0 (0: automatic), got %dms", q.MaxResolution)
+	}
+	p.levels = usableLevels(a.spec, a.levels, p.steps.step, q.MaxResolution)
 	return p, nil
 }
 
@@ -132,6 +146,7 @@ type accumulator struct {
 	group []byte
 	cur   *Series
 	key   []byte
+	res   int64 // the resolution being read
 }
 
 func newAccumulator(p *rangePlan, lim Limits) *accumulator {
@@ -160,6 +175,8 @@ func (a *accumulator) read(ctx context.Context, src Source) error {
 			err = a.add(src, pend.start, pend.step, pend.val)
 		}
 	}
+	only := -1 // >= 0: scanning a level's whole range, keeping its pieces
+	var sp *splitter
 	visit := func(e store.Entry) bool {
 		if cc.check() {
 			return false
@@ -171,6 +188,12 @@ func (a *accumulator) read(ctx context.Context, src Source) error {
 		i := steps.index(start)
 		if i < 0 {
 			return true
+		}
+		if only >= 0 {
+			// A union scan: keep the windows of this level's pieces only.
+			if ps, pe := steps.bounds(i); sp.levelAt(ps, pe, start) != only {
+				return true
+			}
 		}
 		if first || !bytes.Equal(e.Key.Group, a.group) {
 			first = false
@@ -196,11 +219,20 @@ func (a *accumulator) read(ctx context.Context, src Source) error {
 		err = a.add(src, start, i, e.Value)
 		return err == nil
 	}
+	scan := func(lvl int, from, to int64) error {
+		l := p.levels[lvl]
+		a.res = l.res
+		if p.filter.isExact {
+			return src.Store.Range(l.name, p.filter.exact, from, to, visit)
+		}
+		return src.Store.Windows(l.name, from, to, visit)
+	}
 	var serr error
-	if p.filter.isExact {
-		serr = src.Store.Range(p.a.name, p.filter.exact, steps.from, steps.to, visit)
+	if len(p.levels) == 1 {
+		serr = scan(0, steps.from, steps.to)
 	} else {
-		serr = src.Store.Windows(p.a.name, steps.from, steps.to, visit)
+		sp = newSplitter(p.levels, src.StreamTime, p.a.spec.Grace)
+		serr = a.scanLevels(sp, &only, scan)
 	}
 	if err == nil && serr == nil {
 		flush()
@@ -212,6 +244,56 @@ func (a *accumulator) read(ctx context.Context, src Source) error {
 		return cc.err
 	}
 	return err
+}
+
+// maxScansPerLevel bounds the scans of one level's pieces: past it, the level
+// is read in one scan over all its pieces' range, which keeps the windows of
+// its pieces only. (Steps off the rollups' boundaries give each step pieces of
+// its own.)
+var maxScansPerLevel = 64 // a variable for tests
+
+// scanLevels reads each level's pieces of every step, coarsest level first.
+func (a *accumulator) scanLevels(sp *splitter, only *int, scan func(lvl int, from, to int64) error) error {
+	steps := a.p.steps
+	pieces := make([][]span, len(a.p.levels))
+	tooMany := make([]bool, len(a.p.levels))
+	for i := range steps.n {
+		ps, pe := steps.bounds(i)
+		sp.split(ps, pe, func(lvl int, s span) {
+			if tooMany[lvl] {
+				ps := pieces[lvl]
+				ps[0].from, ps[0].to = min(ps[0].from, s.from), max(ps[0].to, s.to)
+				return
+			}
+			ps := pieces[lvl]
+			if n := len(ps); n > 0 && ps[n-1].to == s.from {
+				ps[n-1].to = s.to // contiguous: one scan
+				return
+			}
+			pieces[lvl] = append(ps, s)
+			if len(pieces[lvl]) > maxScansPerLevel {
+				tooMany[lvl] = true
+				lo, hi := pieces[lvl][0].from, pieces[lvl][0].to
+				for _, x := range pieces[lvl] {
+					lo, hi = min(lo, x.from), max(hi, x.to)
+				}
+				pieces[lvl] = append(pieces[lvl][:0], span{lo, hi})
+			}
+		})
+	}
+	for lvl := len(pieces) - 1; lvl >= 0; lvl-- {
+		*only = -1
+		if tooMany[lvl] {
+			*only = lvl
+		}
+		for _, s := range pieces[lvl] {
+			if err := scan(lvl, s.from, s.to); err != nil {
+				return err
+			}
+		}
+	}
+	*only = -1
+	return nil
 }
 
 // enter starts reading group: it finds or creates the group's series, or sets
@@ -257,6 +339,7 @@ func (a *accumulator) add(src Source, start, i int64, value []byte) error {
 	if open {
 		pt.Open++
 	}
+	pt.Resolution = max(pt.Resolution, a.res)
 	return nil
 }
 
@@ -371,6 +454,7 @@ func mergePoints(a, b []Point) []Point {
 			}
 			p.Windows += b[j].Windows
 			p.Open += b[j].Open
+			p.Resolution = max(p.Resolution, b[j].Resolution)
 			out = append(out, p)
 			i++
 			j++

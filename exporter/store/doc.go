@@ -12,6 +12,9 @@
 //     data next to it, which is what makes replaying the changelog from it
 //     exact.
 //
+// An aggregation's rollups (coarser windows merged from its closed ones) are
+// stored under their own names, RollupAgg: the same layout, their own range.
+//
 // Memory serves tests and --state=memory; Rocks keeps one RocksDB per input
 // partition. Package storetest holds the conformance suite both pass.
 package store

@@ -4,7 +4,9 @@
 //
 // Exactly once. Every commit interval, one Kafka transaction holds the changelog
 // records of the windows that changed, the final results of the windows that closed
-// (output topic), the dead-letter and late records, and the input offsets. The rule
+// (output topic), the rollup windows those closed windows were merged into (one
+// changelog per rollup resolution, see rollup.go), the dead-letter and late
+// records, and the input offsets. The rule
 // (commit.go): the stores, the metrics view, the output callback and the input
 // offsets move on only when every record of the interval was acknowledged by the
 // broker and the transaction committed. Any produce failure up to the commit

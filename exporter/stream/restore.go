@@ -265,7 +265,7 @@ func (s *session) replay(ctx context.Context, p int32, st store.Store) (*task, e
 	pos, end := map[string]int64{}, map[string]int64{}
 	var left int64
 	for i, topic := range rt.changelogs {
-		name := rt.cfg.Aggregations[i].Name
+		name := rt.logNames[i]
 		topicAgg[topic] = name
 		o, ok := ends.Lookup(topic, p)
 		if !ok || o.Err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/event"
 	"github.com/kwindow/kwindow/exporter/kafka"
+	"github.com/kwindow/kwindow/exporter/rollup"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -43,12 +44,24 @@ type Options struct {
 // the tasks it runs) at a time, and replaces a session that fails with a new one,
 // after a backoff, until the context ends or an error no retry can fix.
 type Runtime struct {
-	cfg        *config.Config
-	opts       Options
-	log        *slog.Logger
-	now        func() time.Time
-	eos        bool
-	changelogs []string // per aggregation
+	cfg  *config.Config
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+	eos  bool
+	// changelogs are the changelog topics: one per aggregation, by index, then
+	// one per rollup resolution (see rollupLogs). logNames name each in store
+	// checkpoints (store.Checkpoint.ChangelogOffsets): the aggregation's name,
+	// or its rollups' store.RollupAgg; logRetention is each one's, ms.
+	changelogs   []string
+	logNames     []string
+	logRetention []int64
+	// rollupLogs, per aggregation, are the indexes in changelogs of its
+	// rollups, in the order of its configuration's rollups.
+	rollupLogs [][]int
+	// rollups merges closed windows into rollup windows; nil without rollups.
+	// Only the session's loop goroutine uses it.
+	rollups    *rollup.Merger
 	dec        *event.Decoder
 	ev         event.Event
 	metrics    *metrics
@@ -111,7 +124,21 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 	rt.repartition, rt.streamTimeTopic, rt.aggIndex = cfg.RepartitionTopic(), cfg.StreamTimeTopic(), map[string]int{}
 	for i, a := range cfg.Aggregations {
 		rt.changelogs = append(rt.changelogs, cfg.ChangelogTopic(a.Name))
+		rt.logNames = append(rt.logNames, a.Name)
+		rt.logRetention = append(rt.logRetention, a.Retention.Millis())
 		rt.aggIndex[a.Name] = i
+	}
+	rt.rollupLogs = make([][]int, len(cfg.Aggregations))
+	for i, a := range cfg.Aggregations {
+		if len(a.Rollups) > 0 && rt.rollups == nil {
+			rt.rollups = rollup.NewMerger(cfg)
+		}
+		for _, r := range a.Rollups {
+			rt.rollupLogs[i] = append(rt.rollupLogs[i], len(rt.changelogs))
+			rt.changelogs = append(rt.changelogs, cfg.RollupChangelogTopic(a.Name, r.Resolution))
+			rt.logNames = append(rt.logNames, store.RollupAgg(a.Name, r.Resolution.Millis()))
+			rt.logRetention = append(rt.logRetention, r.Retention.Millis())
+		}
 	}
 	var err error
 	if rt.dec, err = event.NewDecoder(cfg.EventSchema()); err != nil {

@@ -162,11 +162,12 @@ func (rt *Runtime) ensureTopics(ctx context.Context) error {
 		{Name: rt.repartition, Partitions: rep, Configs: map[string]*string{"cleanup.policy": &del, "retention.ms": &day}},
 		{Name: rt.streamTimeTopic, Partitions: n, Configs: map[string]*string{"cleanup.policy": &compact}},
 	}
-	for i, a := range rt.cfg.Aggregations {
-		// Windows leave the store after retention; their changelog records may go a
-		// day later (Kafka Streams' additional changelog retention).
-		retention := fmt.Sprint((a.Retention.Millis() + 24*time.Hour.Milliseconds()))
-		specs = append(specs, kafka.TopicSpec{Name: rt.changelogs[i], Partitions: rep, Configs: map[string]*string{
+	for i, topic := range rt.changelogs {
+		// Windows (and rollup windows) leave the store after their retention;
+		// their changelog records may go a day later (Kafka Streams' additional
+		// changelog retention).
+		retention := fmt.Sprint(rt.logRetention[i] + 24*time.Hour.Milliseconds())
+		specs = append(specs, kafka.TopicSpec{Name: topic, Partitions: rep, Configs: map[string]*string{
 			"cleanup.policy": &compact, "retention.ms": &retention}})
 	}
 	for _, t := range []string{s.OutputTopic, s.DeadLetterTopic, s.LateTopic} {

@@ -95,12 +95,17 @@ type task struct {
 	processed  uint64
 	lateMerges []uint64 // per aggregation
 	mu         sync.Mutex
-	next       []int64 // per aggregation: changelog offset after this transaction's last record, -1 if none
+	next       []int64 // per changelog (Runtime.changelogs): offset after this transaction's last record, -1 if none
 
 	// overflowSeen is the engine's overflow count already added to the metrics.
 	overflowSeen []uint64
 
 	retainedAt time.Time // last retention pass
+
+	// backfill names the rollups the next transaction fills from the windows
+	// closed by stream time backfillAt (see rollup.go).
+	backfill   []string
+	backfillAt int64
 
 	// initial are the recent running totals read at restoration, for Sink.Active.
 	initial  []engine.Change
@@ -110,7 +115,7 @@ type task struct {
 func newTask(s *session, partition int32, st store.Store, now time.Time) (*task, error) {
 	rt := s.rt
 	n := len(rt.cfg.Aggregations)
-	t := &task{rt: rt, s: s, partition: partition, label: strconv.Itoa(int(partition)), store: st, next: make([]int64, n),
+	t := &task{rt: rt, s: s, partition: partition, label: strconv.Itoa(int(partition)), store: st, next: make([]int64, len(rt.changelogs)),
 		lateMerges: make([]uint64, n), overflowSeen: make([]uint64, n), retainedAt: now}
 	if err := t.load(); err != nil {
 		return nil, err
@@ -165,6 +170,7 @@ func (t *task) load() error {
 		}
 	}
 	t.eng = e
+	t.backfillFrom(cp, e.StreamTime())
 	clear(t.overflowSeen)
 	t.reset()
 	return nil
@@ -281,6 +287,9 @@ func (t *task) prepare() error {
 		t.results = append(t.results, Result{Partition: t.partition, Change: *c})
 		t.s.publishResult(t.partition, c)
 	}
+	if err := t.rollup(f.Closed); err != nil {
+		return err // the store failed to give back a rollup window
+	}
 	// The watermarks are persisted whenever they moved: a restarted task reads the
 	// repartition topic from the committed offset, past the watermark records
 	// already consumed, and a source that has since gone quiet sends no new one.
@@ -296,11 +305,13 @@ func (t *task) prepare() error {
 	return nil
 }
 
-func (t *task) produceChangelog(agg int, key, value []byte) {
-	r := &kgo.Record{Topic: t.rt.changelogs[agg], Partition: t.partition, Key: key, Value: value}
+// produceChangelog writes a record to changelog log (an index in
+// Runtime.changelogs: an aggregation's, or a rollup's).
+func (t *task) produceChangelog(log int, key, value []byte) {
+	r := &kgo.Record{Topic: t.rt.changelogs[log], Partition: t.partition, Key: key, Value: value}
 	t.s.produce(r, func(r *kgo.Record) {
 		t.mu.Lock()
-		t.next[agg] = max(t.next[agg], r.Offset+1)
+		t.next[log] = max(t.next[log], r.Offset+1)
 		t.mu.Unlock()
 	})
 }
@@ -311,7 +322,7 @@ func (t *task) committed() ([]Result, Commit, error) {
 	t.mu.Lock()
 	for i, n := range t.next {
 		if n >= 0 {
-			t.cp.ChangelogOffsets[t.rt.cfg.Aggregations[i].Name] = n
+			t.cp.ChangelogOffsets[t.rt.logNames[i]] = n
 		}
 	}
 	t.mu.Unlock()
@@ -398,15 +409,16 @@ func (t *task) rollback() error {
 	return t.load()
 }
 
-// retain deletes windows past retention from the store, at most once a minute.
+// retain deletes windows past retention from the store, at most once a minute:
+// each aggregation's windows and each of its rollups' after their own retention.
 func (t *task) retain(now time.Time) error {
 	if now.Sub(t.retainedAt) < time.Minute || t.cp.StreamTime == engine.NoTime {
 		return nil
 	}
 	t.retainedAt = now
-	for _, a := range t.rt.cfg.Aggregations {
-		if _, err := t.store.DeleteBefore(a.Name, t.cp.StreamTime-a.Retention.Millis()); err != nil {
-			return fmt.Errorf("partition %d: retention of %s: %w", t.partition, a.Name, err)
+	for i, name := range t.rt.logNames {
+		if _, err := t.store.DeleteBefore(name, t.cp.StreamTime-t.rt.logRetention[i]); err != nil {
+			return fmt.Errorf("partition %d: retention of %s: %w", t.partition, name, err)
 		}
 	}
 	return nil

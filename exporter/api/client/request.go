@@ -25,6 +25,10 @@ type RangeRequest struct {
 	// Step is the width of a point; 0 is the window's own step (its size, a
 	// hopping window's advance, a session's gap).
 	Step time.Duration
+	// MaxResolution bounds the rollups read: 0 lets the server take the
+	// coarsest that fit the step; the window size reads windows only. The
+	// answer is the same, only its cost differs.
+	MaxResolution time.Duration
 	// Stale reads partitions still restoring (the answer's Stale says how far
 	// behind) instead of failing with unavailable.
 	Stale bool
@@ -42,6 +46,9 @@ func (r RangeRequest) query() url.Values {
 	addTime(q, "to", r.To)
 	if r.Step != 0 {
 		q.Set("step", r.Step.String())
+	}
+	if r.MaxResolution != 0 {
+		q.Set("max_resolution", r.MaxResolution.String())
 	}
 	addBool(q, "stale", r.Stale)
 	return q

@@ -85,8 +85,18 @@ type Aggregation struct {
 	// without a sketch): sketch.RelativeError of the configured schema.
 	SketchRelativeError *float64 `json:"sketch_relative_error"`
 	Retention           Duration `json:"retention"`
-	// TimeRange is the window starts it can answer for, null before any event.
+	// Rollups are the coarser resolutions it is also kept at, finest first,
+	// each with its own retention; empty without rollups.
+	Rollups []Rollup `json:"rollups"`
+	// TimeRange is the window starts it can answer for (at some resolution:
+	// the longest retention counts), null before any event.
 	TimeRange *TimeRange `json:"time_range"`
+}
+
+// Rollup is a resolution an aggregation is also kept at.
+type Rollup struct {
+	Resolution Duration `json:"resolution"`
+	Retention  Duration `json:"retention"`
 }
 
 // WindowSpec is an aggregation's windows.
@@ -163,6 +173,11 @@ type Point struct {
 	// time of the last window that can start in the step.
 	Complete bool             `json:"complete"`
 	Values   map[string]Value `json:"values"` // measure (as asked) -> value
+	// Resolution is the coarsest resolution the point read: the window size
+	// (0 for session windows), or that of a rollup of the aggregation, which merges its windows exactly
+	// (finer windows fill the step's edges off the rollup's boundaries). Zero
+	// from a server older than rollups.
+	Resolution Duration `json:"resolution"`
 }
 
 // LatestResult is the answer of /api/v1/latest.
