@@ -77,6 +77,18 @@ func TestBucketBounds(t *testing.T) {
 				t.Fatal(err)
 			}
 			check("unmarshal", s)
+			// Into a sketch without arrays, decoded straight into new ones: the
+			// same sketch, which encodes to the same bytes.
+			var f Sketch
+			if err := f.UnmarshalBinary(enc); err != nil {
+				t.Fatal(err)
+			}
+			check("unmarshal new", &f)
+			if again, _ := f.AppendBinary(nil); string(again) != string(enc) {
+				t.Fatalf("a new sketch decoded from %x encodes to %x", enc, again)
+			}
+			f.Add(value())
+			check("add after unmarshal new", &f)
 		case 3:
 			s.Downscale(s.Schema() - int32(r.IntN(4)))
 			check("downscale", s)
