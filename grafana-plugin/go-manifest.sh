@@ -15,8 +15,16 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+# files: grafana-plugin's files but what git ignores (build output, packages); outside
+# a git checkout, the same by name.
+files() {
+  git ls-files -co --exclude-standard grafana-plugin 2>/dev/null ||
+    find grafana-plugin \( -name node_modules -o -name dist -o -name coverage -o -name .zip -o -path grafana-plugin/e2e/out \) -prune \
+      -o -type f ! -name '*.zip' ! -name .eslintcache -print
+}
+
 layout() {
-  git ls-files -co --exclude-standard grafana-plugin | while read -r f; do
+  files | while read -r f; do
     [ -f "$f" ] && echo "$f ${f#grafana-plugin/}"
   done
   echo "go.mod go.mod"
