@@ -73,7 +73,12 @@ type dashboard struct {
 		Datasource *dsRef            `json:"datasource"`
 		Interval   string            `json:"interval"`
 		Targets    []json.RawMessage `json:"targets"`
-		GridPos    struct {
+		Options    struct {
+			ReduceOptions *struct {
+				Values bool `json:"values"`
+			} `json:"reduceOptions"`
+		} `json:"options"`
+		GridPos struct {
 			H, W, X, Y int
 		} `json:"gridPos"`
 	} `json:"panels"`
@@ -140,6 +145,7 @@ type kwTarget struct {
 	K            *int      `json:"k"`
 	Bottom       bool      `json:"bottom"`
 	Live         bool      `json:"live"`
+	ClosedOnly   bool      `json:"closedOnly"`
 	Stale        bool      `json:"stale"`
 	Threshold    *float64  `json:"threshold"`
 	Hide         bool      `json:"hide"`
@@ -450,9 +456,16 @@ func (c *checker) dashboard(t *testing.T, d *dashboard) map[string]bool {
 		for _, raw := range p.Targets {
 			var ref struct {
 				Datasource *dsRef `json:"datasource"`
+				QueryType  string `json:"queryType"`
 			}
 			if err := json.Unmarshal(raw, &ref); err != nil {
 				t.Fatalf("%s: %v", where, err)
+			}
+			// A table of keys (top k, latest) reduced to one value shows
+			// one key's number under the column's name: a bar gauge or stat
+			// of one must show every row.
+			if r := p.Options.ReduceOptions; r != nil && !r.Values && (ref.QueryType == "topk" || ref.QueryType == "latest") {
+				t.Errorf("%s: a %s table in a %s with reduceOptions.values false shows one value, not one per key", where, ref.QueryType, p.Type)
 			}
 			ds := p.Datasource
 			if ref.Datasource != nil {
@@ -787,6 +800,9 @@ func (c *checker) kwindow(t *testing.T, where string, q *kwTarget, expand func(s
 		if qt != "range" {
 			t.Errorf("%s: live is for range queries, not %s", where, qt)
 		}
+	}
+	if q.ClosedOnly && qt != "range" && qt != "latest" {
+		t.Errorf("%s: closedOnly is for range and latest queries, not %s", where, qt)
 	}
 	if q.RefID == "" {
 		t.Errorf("%s: no refId", where)

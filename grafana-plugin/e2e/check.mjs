@@ -10,7 +10,10 @@
 //      showing "No data" (screenshots in OUT);
 //   4. a Live panel changes within 2 s of the commit that changed its data;
 //   5. a Grafana-managed alert rule on the plugin's query fires on the error spike and
-//      notifies the test's webhook.
+//      notifies the test's webhook;
+//   6. the Live dashboard shows one bar per key of the API's top k, a latest table of
+//      closed windows only (each endpoint once), and live panels grouped by endpoint
+//      with one series per endpoint the API has, named by the legend format.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -389,6 +392,101 @@ await check(3, 'every provisioned dashboard renders with no panel in error or "N
     await page.close();
   }
   assert(bad.length === 0, `${bad.length} problems: ${bad.join('; ')}`);
+});
+
+// 6 (after 3, before 4's probes) ------------------------------------------------------------
+await check(6, 'the Live dashboard shows a bar per key, closed windows only, and a live series per key named by its legend', async (fig) => {
+  const d = dashboards.find((x) => x.uid === 'kwindow-live');
+  assert(d, 'no kwindow-live dashboard in dashboards/provisioning');
+  const aggregation = d.templating.list.find((v) => v.name === 'aggregation')?.current?.value ?? 'endpoint_1m';
+  const bad = [];
+
+  // a) "Busiest keys" (a bar gauge of the top-k table): one bar per key the query
+  // API's own top k has over the same 5 minutes, each named by its key.
+  const page = await openDashboard(d);
+  try {
+    const busy = page.locator('[data-testid^="data-testid Panel header Busiest keys"]');
+    const bars = busy.locator('[data-testid="data-testid Bar gauge value"]');
+    await retry(60000, 'the bar gauge drawn', async () => assert((await bars.count()) > 1, `${await bars.count()} bars`));
+    const now = Date.now();
+    const top = await kwindow(API[0], 'topk', { aggregation, k: 10, from: (now - 300_000) / 1000, to: now / 1000 });
+    const keys = top.entries.map((e) => top.group_by.map((g) => e.labels[g]).join(' '));
+    const n = await bars.count();
+    const text = await busy.innerText();
+    const missing = keys.filter((k) => !text.includes(k));
+    fig(`"Busiest keys" (${aggregation}): ${n} bars; the API's top ${top.k} over the last 5 minutes has ${keys.length} keys (${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', …' : ''})`);
+    if (n !== keys.length) bad.push(`"Busiest keys" shows ${n} bars, the API has ${keys.length} keys`);
+    if (missing.length) bad.push(`"Busiest keys" names no bar ${missing.join(', ')}`);
+
+    // b) "Latest closed window per endpoint": every row is a window whose end plus
+    // grace (2 s, e2e/kwindow.yml) had passed when the page read it, and each endpoint
+    // once (the rows in view: the table scrolls).
+    const table = page.locator('[data-testid="data-testid Panel header Latest closed window per endpoint"]');
+    await retry(30000, 'the latest table drawn', async () => assert((await table.locator('[role="row"]').count()) > 2, 'no rows yet'));
+    const read = Date.now();
+    const header = (await table.locator('[role="row"]').first().innerText()).split(/\s*\n\s*/).map((h) => h.trim());
+    const rows = await table.locator('[role="row"]').evaluateAll((rs) => rs.slice(1).map((r) => [...r.querySelectorAll('[role="cell"]')].map((c) => c.innerText.trim())));
+    const col = (name) => header.indexOf(name);
+    const endpoints = rows.map((r) => r[col('endpoint')]);
+    const open = rows.filter((r) => Date.parse(r[col('end')]) + 2000 > read);
+    fig(`"Latest closed window": columns ${header.join(', ')}; ${rows.length} rows in view: ${rows.map((r) => `${r[col('endpoint')]} ${r[col('start')].slice(11)}–${r[col('end')].slice(11)}`).join(', ')}`);
+    if (col('partial') >= 0) bad.push('"Latest closed window" shows a partial column');
+    if (open.length) bad.push(`"Latest closed window" lists ${open.length} windows not yet closed (${open.map((r) => `${r[col('endpoint')]} ending ${r[col('end')]}`).join(', ')})`);
+    if (new Set(endpoints).size !== endpoints.length) bad.push(`"Latest closed window" lists an endpoint twice: ${endpoints.join(', ')}`);
+  } finally {
+    await page.close();
+  }
+
+  // c) Live panels grouped by endpoint: one series per endpoint that the query API has
+  // a window of in the last 5 minutes, named by the legend format ({{endpoint}}).
+  // The provisioned panel (per key: each update relayed) and one grouping a two-
+  // dimension aggregation (status_5m by endpoint: merged points asked again).
+  const live = async (title, target, dims, url) => {
+    const page = await openPage(url, 1000);
+    try {
+      const panel = page.locator(`[data-testid="data-testid Panel header ${title}"]`);
+      await panel.waitFor({ timeout: 60000 });
+      const legend = panel.locator('[aria-label^="VizLegend series "]');
+      await retry(60000, `"${title}" subscribed and drawn`, async () => {
+        assert(page.wsSent.some((f) => f.includes('ds/kwindow/stream/')), 'no subscription yet');
+        assert((await legend.count()) > 0, 'no legend yet');
+      });
+      // Two windows' worth of live updates, then read.
+      await sleep(2 * WINDOW_MS);
+      const names = (await legend.evaluateAll((ls) => ls.map((l) => l.getAttribute('aria-label').replace('VizLegend series ', '')))).sort();
+      const now = Date.now();
+      const api = await kwindow(API[0], 'query_range', { aggregation: target.aggregation, group_by: dims, measure: target.measures[0], from: (now - 300_000) / 1000, to: now / 1000 });
+      const want = api.series.map((s) => s.labels.endpoint).sort();
+      fig(`"${title}": ${names.length} live series (${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}); the API has ${want.length} endpoints`);
+      if (names.join('|') !== want.join('|')) bad.push(`"${title}": series ${JSON.stringify(names)}, want one per endpoint named by it: ${JSON.stringify(want)}`);
+      await page.screenshot({ path: path.join(OUT, `live-${target.aggregation}.png`) });
+    } finally {
+      await page.close();
+    }
+  };
+  const perEndpoint = d.panels.find((p) => p.title === 'Requests/s per endpoint (live)');
+  assert(perEndpoint, 'no panel "Requests/s per endpoint (live)" on kwindow-live');
+  await live(perEndpoint.title, perEndpoint.targets[0], 'endpoint', `/d/kwindow-live?orgId=1&from=now-5m&to=now&viewPanel=${perEndpoint.id}`);
+
+  const title = 'Requests/s per endpoint of status_5m (live)';
+  const target = { refId: 'A', datasource: DS, queryType: 'range', aggregation: 'status_5m', measures: ['rate'], groupBy: ['endpoint'], legendFormat: '{{endpoint}}', live: true };
+  const r = await grafana('POST', '/api/dashboards/db', {
+    overwrite: true,
+    dashboard: {
+      uid: 'kwindow-e2e-live-grouped',
+      title: 'kwindow e2e: live grouped',
+      time: { from: 'now-5m', to: 'now' },
+      panels: [{ id: 1, type: 'timeseries', title, datasource: DS, gridPos: { x: 0, y: 0, w: 24, h: 12 }, targets: [target],
+        options: { legend: { displayMode: 'list', placement: 'bottom', showLegend: true } } }],
+    },
+  });
+  assert(r.status === 200, `creating the grouped dashboard: HTTP ${r.status} ${JSON.stringify(r.json)}`);
+  try {
+    await live(title, target, 'endpoint', '/d/kwindow-e2e-live-grouped?orgId=1');
+  } finally {
+    await grafana('DELETE', '/api/dashboards/uid/kwindow-e2e-live-grouped');
+  }
+  assert(bad.length === 0, bad.join('; '));
 });
 
 // 4 (last: its probe events would show in the other checks' screenshots) -------------------

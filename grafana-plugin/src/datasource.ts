@@ -1,7 +1,16 @@
-import { CoreApp, DataSourceInstanceSettings, MetricFindValue, ScopedVars } from '@grafana/data';
+import {
+  CoreApp,
+  DataQueryRequest,
+  DataQueryResponse,
+  DataSourceInstanceSettings,
+  MetricFindValue,
+  ScopedVars,
+} from '@grafana/data';
 import { DataSourceWithBackend, getTemplateSrv, TemplateSrv } from '@grafana/runtime';
+import { map, Observable } from 'rxjs';
 
 import { KwindowAnnotations } from './annotations';
+import { applyLiveLegends } from './legend';
 import { interpolateQuery, interpolateVariableQuery, parseVariableQuery, toMatcher } from './template';
 import { Aggregation, DEFAULT_QUERY, KwindowOptions, KwindowQuery, KwindowVariableQuery } from './types';
 import { KwindowVariableSupport } from './variables';
@@ -33,6 +42,19 @@ export class DataSource extends DataSourceWithBackend<KwindowQuery, KwindowOptio
 
   applyTemplateVariables(query: KwindowQuery, scopedVars: ScopedVars): KwindowQuery {
     return interpolateQuery(this.templateSrv, query, scopedVars);
+  }
+
+  // query names the series of live queries' streamed frames by their legend
+  // format (the backend names those of every other frame).
+  query(request: DataQueryRequest<KwindowQuery>): Observable<DataQueryResponse> {
+    const live = request.targets
+      .filter((t) => t.live && this.filterQuery(t))
+      .map((t) => this.applyTemplateVariables(t, request.scopedVars));
+    const responses = super.query(request);
+    if (!live.some((t) => t.legendFormat)) {
+      return responses;
+    }
+    return responses.pipe(map((r) => applyLiveLegends(r, live)));
   }
 
   /** The aggregations the exporter serves, asked once per data source instance. */

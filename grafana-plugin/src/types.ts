@@ -35,6 +35,8 @@ export interface KwindowQuery extends DataQuery {
   k?: number;
   bottom?: boolean;
   live?: boolean;
+  /** range and latest only: leave out windows still open. */
+  closedOnly?: boolean;
   stale?: boolean;
   /** anomalies only: |z-score| a window must pass. */
   threshold?: number;

@@ -106,6 +106,8 @@ const config = (env: Env): Configuration => {
           { from: 'README.md', to: '.', force: true, transform: stamp },
           { from: 'CHANGELOG.md', to: '.', force: true },
           { from: 'img/**/*', to: '.' },
+          // The catalog's screenshot: the Live dashboard as make e2e-grafana took it.
+          { from: '../../dashboards/screenshots/grafana-live.png', to: 'img/screenshot-live.png' },
         ],
       }),
     ],

@@ -11,9 +11,9 @@ import (
 )
 
 // queryLatest answers a latest query with a table: per key, its latest closed
-// window and then its open ones (partial), windows that start from the time
-// range's start on. Columns: the key's dimensions, start, end, partial, and a
-// column per measure.
+// window and then its open ones (partial; none with closedOnly), windows that
+// start from the time range's start on. Columns: the key's dimensions, start,
+// end, partial, and a column per measure.
 func (d *Datasource) queryLatest(ctx context.Context, dq backend.DataQuery, q *Query) backend.DataResponse {
 	req := client.LatestRequest{Aggregation: q.Aggregation, Match: q.matchers(), Measures: q.Measures,
 		Since: dq.TimeRange.From, Stale: q.Stale}
@@ -43,6 +43,9 @@ func (d *Datasource) queryLatest(ctx context.Context, dq backend.DataQuery, q *Q
 	for _, k := range res.Keys {
 		if k.Closed != nil {
 			add(k, *k.Closed)
+		}
+		if q.ClosedOnly {
+			continue
 		}
 		for _, w := range k.Open {
 			add(k, w)

@@ -40,8 +40,12 @@ type Query struct {
 	K            int      `json:"k"`
 	Bottom       bool     `json:"bottom"`
 	Live         bool     `json:"live"`
-	Stale        bool     `json:"stale"`
-	Threshold    *float64 `json:"threshold"`
+	// ClosedOnly leaves out windows still open (range and latest queries):
+	// an open window's count and rate are of part of its span, and would
+	// read as a drop.
+	ClosedOnly bool     `json:"closedOnly"`
+	Stale      bool     `json:"stale"`
+	Threshold  *float64 `json:"threshold"`
 }
 
 // Filter is one matcher of a query: dimension, operator (= != =~ !~), value.
@@ -124,6 +128,9 @@ func ParseQuery(raw json.RawMessage) (*Query, error) {
 		if _, err := parseStep(q.Step); err != nil {
 			return nil, &QueryError{"step", err.Error()}
 		}
+	}
+	if q.ClosedOnly && q.QueryType != QueryRange && q.QueryType != QueryLatest {
+		return nil, &QueryError{"closedOnly", fmt.Sprintf("only range and latest queries can leave open windows out, not %s", q.QueryType)}
 	}
 	if q.K < 0 {
 		return nil, &QueryError{"k", fmt.Sprintf("must be >= 0 (0: 10), got %d", q.K)}

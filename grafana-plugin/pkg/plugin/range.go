@@ -41,6 +41,9 @@ func (d *Datasource) queryRange(ctx context.Context, dq backend.DataQuery, q *Qu
 	if err != nil {
 		return errorResponse(err)
 	}
+	if q.ClosedOnly {
+		dropOpen(res)
+	}
 	var frame *data.Frame
 	var notices []data.Notice
 	if q.Live {
@@ -90,6 +93,19 @@ func wideFrame(res *client.RangeResult, q *Query) *data.Frame {
 	frame := data.NewFrame("", fields...)
 	frame.SetMeta(&data.FrameMeta{Type: data.FrameTypeTimeSeriesWide, TypeVersion: data.FrameTypeVersion{0, 1}})
 	return frame
+}
+
+// dropOpen leaves out the points that hold a window still open, and the
+// series left with no point.
+func dropOpen(res *client.RangeResult) {
+	series := res.Series[:0]
+	for _, s := range res.Series {
+		s.Points = slices.DeleteFunc(s.Points, func(p client.Point) bool { return p.Open > 0 })
+		if len(s.Points) > 0 {
+			series = append(series, s)
+		}
+	}
+	res.Series = series
 }
 
 // pointTimes returns the distinct step starts of every series, ascending.

@@ -21,10 +21,10 @@ import (
 //
 // A live range query's frame carries the channel ds/<uid>/stream/<spec>, where
 // spec is the base64url of the JSON of what the stream selects (aggregation,
-// filters sorted, measures, and a group-by that merges keys): identical
-// queries on any number of panels give the same channel, and Grafana runs one
-// RunStream per channel, so they share one connection to kwindow's
-// /api/v1/stream. The path holds the whole query, so no state is needed to run
+// filters sorted, measures, a group-by that merges keys, closed windows
+// only): identical queries on any number of panels give the same channel, and
+// Grafana runs one RunStream per channel, so they share one connection to
+// kwindow's /api/v1/stream. The path holds the whole query, so no state is needed to run
 // a channel that this process never saw a query for (a restarted plugin,
 // another Grafana replica).
 //
@@ -33,7 +33,9 @@ import (
 // up updates (a P99 of merged keys is no function of theirs), so each batch
 // of updates is only a trigger: RunStream asks the API for the windows they
 // touched, merged as the query merges them (sketches bucket by bucket), and
-// sends those points.
+// sends those points. A closed-only query (Query.ClosedOnly) relays a key's
+// window once it closes and, merged, a point once none of its windows is
+// open: updates of open windows are dropped, and trigger nothing.
 //
 // The frames use the layout Grafana's streaming frames group by labels: a
 // string field "labels" ({endpoint="/a"}), then "time" (the window's start),
@@ -53,13 +55,16 @@ type streamSpec struct {
 	// GroupBy, when set, merges keys: the points are asked again, with Step.
 	GroupBy *[]string       `json:"g,omitempty"`
 	Step    client.Duration `json:"s,omitempty"`
+	// Closed streams closed windows only: a key's window once it closes, a
+	// merged point once none of its windows is open.
+	Closed bool `json:"c,omitempty"`
 }
 
 // streamPath returns the channel path of a live query: the same for queries
 // that select the same updates. regroup says that the query's group-by merges
 // keys, and step is its points' width.
 func streamPath(q *Query, regroup bool, step time.Duration) string {
-	s := streamSpec{Aggregation: q.Aggregation, Filters: slices.Clone(q.Filters), Measures: q.Measures}
+	s := streamSpec{Aggregation: q.Aggregation, Filters: slices.Clone(q.Filters), Measures: q.Measures, Closed: q.ClosedOnly}
 	if regroup {
 		g := slices.Clone(q.GroupBy)
 		slices.Sort(g)
@@ -212,6 +217,13 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 				break drain
 			}
 		}
+		if spec.Closed {
+			// Updates of open windows are neither sent nor, for merged
+			// points, a trigger: only a window's closing is.
+			if batch = slices.DeleteFunc(batch, func(u *client.WindowUpdate) bool { return u.Partial }); len(batch) == 0 {
+				continue
+			}
+		}
 		frame := data.NewFrame("", liveFields(spec.Measures)...)
 		if spec.GroupBy == nil {
 			for _, u := range batch {
@@ -252,6 +264,9 @@ func (d *Datasource) regroup(ctx context.Context, spec streamSpec, batch []*clie
 		return err
 	}); err != nil {
 		return err
+	}
+	if spec.Closed {
+		dropOpen(res)
 	}
 	for _, s := range res.Series {
 		ls := labelString(s.Labels)

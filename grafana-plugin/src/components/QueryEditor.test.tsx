@@ -161,6 +161,27 @@ describe('QueryEditor', () => {
     expect(onChange.mock.lastCall[0]).toMatchObject({ stale: true });
   });
 
+  it('offers closed windows only for range and latest queries', async () => {
+    const { onChange, onRunQuery, rerender, ds } = setup({
+      refId: 'A',
+      aggregation: 'endpoint_1m',
+      queryType: 'latest',
+    });
+    await user.click(screen.getByLabelText('Closed only'));
+    expect(onChange).toHaveBeenLastCalledWith({
+      refId: 'A',
+      aggregation: 'endpoint_1m',
+      queryType: 'latest',
+      closedOnly: true,
+    });
+    expect(onRunQuery).toHaveBeenCalled();
+    const props = { datasource: ds, onChange, onRunQuery };
+    rerender(<QueryEditor {...props} query={{ refId: 'A', aggregation: 'endpoint_1m', queryType: 'range' }} />);
+    expect(screen.getByLabelText('Closed only')).toBeInTheDocument();
+    rerender(<QueryEditor {...props} query={{ refId: 'A', aggregation: 'endpoint_1m', queryType: 'topk' }} />);
+    expect(screen.queryByLabelText('Closed only')).not.toBeInTheDocument();
+  });
+
   it('switches the query type', async () => {
     const { onChange, onRunQuery } = setup({ refId: 'A', aggregation: 'endpoint_1m' });
     await user.click(screen.getByText('Latest'));

@@ -276,6 +276,18 @@ export function QueryEditor(props: Props) {
             />
           </InlineField>
         )}
+        {(queryType === 'range' || queryType === 'latest') && (
+          <InlineField
+            label="Closed only"
+            tooltip="Leave out windows still open: an open window's count and rate cover only part of its span, and would read as a drop. A live query then updates as windows close."
+          >
+            <InlineSwitch
+              aria-label="Closed only"
+              value={!!query.closedOnly}
+              onChange={(e) => change({ closedOnly: e.currentTarget.checked || undefined })}
+            />
+          </InlineField>
+        )}
         <InlineField
           label="Stale"
           labelWidth={queryType === 'anomalies' ? LABEL_WIDTH : undefined}
