@@ -303,6 +303,17 @@ func BenchmarkRollups(b *testing.B) {
 	}
 	rangeBench("key=1/range=24h/step=1m", w.now-24*hour, w.now, minute, minute, 24*60)
 	rangeBench("key=1/range=30d/step=1h", hourEnd-rbDays*24*hour+hour, hourEnd, hour, hour, rbDays*24-1)
+	// Issue 9's many-key query: 1,000 keys over the last whole hour grouped by
+	// key, one point each, which the hourly rollup answers with one window per
+	// key instead of sixty.
+	b.Run("keys=1000/range=1h/step=1h/by-key", func(b *testing.B) {
+		q := RangeQuery{Aggregation: "req_1m", GroupBy: []string{"endpoint"}, From: hourEnd - hour, To: hourEnd, Step: hour, Measures: p99}
+		res := mustRange(b, w.l, w.srcs, q)
+		if len(res.Series) != rbKeys || len(res.Series[0].Points) != 1 || res.Series[0].Points[0].Resolution != hour {
+			b.Fatalf("%d series; want %d of 1 point at resolution %d", len(res.Series), rbKeys, hour)
+		}
+		runLatency(b, func() error { _, err := w.l.Range(ctx, w.srcs, q); return err })
+	})
 	topk := func(name string, from, to int64) {
 		b.Run(name, func(b *testing.B) {
 			q := TopKQuery{Aggregation: "req_1m", From: from, To: to, Measure: Measure{Kind: Quantile, Q: 0.99}, K: 10}
