@@ -43,10 +43,13 @@ all: build
 
 help:
 	@echo "make run    install what is missing, build, and run the demo (embedded load generator)"
-	@echo "make test   install what is missing, then go vet, go test and short fuzz runs"
+	@echo "make test   install what is missing, then go vet, the alert checks, short fuzz runs, go test,"
+	@echo "            and the plugin's and the live page's front-end tests (ui-e2e in headless Chromium)"
 	@echo "make bench  run the benchmarks and print a summary"
 	@echo "make soak   broker, load generator and exporter for an hour; memory samples in soak.csv"
 	@echo "make e2e-grafana  the Grafana plugin and dashboards in a real Grafana and headless Chromium"
+	@echo "make plugin-validate  Grafana's plugin validator (v0.39.3, offline) on the plugin's zip and sources"
+	@echo "make bench-peers  kwindow's engine against vmagent's stream aggregation, per CPU-second"
 	@echo "make ui     rebuild the live page's bundle (exporter/ui/dist, committed) with npm"
 	@echo "make ui-check  the live page's typecheck and unit tests, and that dist matches a fresh build"
 	@echo "make ui-e2e the live page in headless Chromium against the running demo"
