@@ -63,13 +63,15 @@ func TestLateness(t *testing.T) {
 				for i := range every {
 					every[i] = 50 + 37*i
 				}
-				p := newPipeline(t, cfg, inputs, reps, false)
+				p := newPipeline(t, cfg, inputs, reps, 0)
 				p.run(parts, every)
 				p.check(name)
 				if inputs > 1 && reps == 3 {
-					ps := newPipeline(t, cfg, inputs, reps, true)
-					ps.run(parts, every)
-					ps.check(name + ", shared combiner")
+					for _, lanes := range []int{1, 3} {
+						ps := newPipeline(t, cfg, inputs, reps, lanes)
+						ps.run(parts, every)
+						ps.check(fmt.Sprintf("%s, %d shared combiners", name, lanes))
+					}
 				}
 				partial := 0 // hopping events late for some windows and not others
 				band := 0    // sliding events late at stage 1, not by Kafka Streams' rule

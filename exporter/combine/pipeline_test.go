@@ -109,7 +109,7 @@ type pipeline struct {
 	t         testing.TB
 	cfg       *config.Config
 	combiners []*Combiner
-	shared    *Combiner // non-nil: one combiner for every input (ProcessAt), as an instance runs them
+	shared    []*Combiner // non-empty: the combiners the inputs share (ProcessAt), as an instance's lanes run them
 	engines   []*engine.Engine
 	stores    []map[string]aggregate.Value // per engine: running totals, as committed
 	queues    [][]record                   // per repartition partition, in produce order
@@ -121,10 +121,13 @@ type pipeline struct {
 	maxTime   []int64 // per input partition: the largest event time so far
 }
 
-func newPipeline(t testing.TB, cfg *config.Config, inputs, repartitions int, shared bool) *pipeline {
+// newPipeline runs one combiner per input when lanes is 0. Otherwise the inputs
+// share lanes combiners, input i feeding lane i % lanes, absorbed into the first
+// before each flush, as the runtime's processing lanes do.
+func newPipeline(t testing.TB, cfg *config.Config, inputs, repartitions, lanes int) *pipeline {
 	p := &pipeline{t: t, cfg: cfg, results: map[windowref.Key]aggregate.Value{}, inLate: make([]uint64, len(cfg.Aggregations))}
-	if shared {
-		p.shared = New(cfg)
+	for range lanes {
+		p.shared = append(p.shared, New(cfg))
 	}
 	for range inputs {
 		p.combiners = append(p.combiners, New(cfg))
@@ -163,7 +166,7 @@ func (p *pipeline) process(in int, evs []*event.Event) []uint64 {
 		p.maxTime[in] = max(p.maxTime[in], ev.Time)
 		s := p.maxTime[in]
 		if p.shared != nil {
-			masks[i] = p.shared.ProcessAt(ev, s)
+			masks[i] = p.shared[in%len(p.shared)].ProcessAt(ev, s)
 			c.AdvanceTo(s) // the task's own stream time, which the runtime keeps
 		} else {
 			masks[i] = c.Process(ev)
@@ -193,7 +196,10 @@ func (p *pipeline) commit(in int) {
 	if p.shared != nil {
 		// The runtime flushes the shared combiner once per interval, before any
 		// input's watermark: every input's watermark then follows the deltas.
-		c, source = p.shared, -1
+		for _, o := range p.shared[1:] {
+			p.shared[0].Absorb(o)
+		}
+		c, source = p.shared[0], -1
 	}
 	c.Flush(func(d *Delta) {
 		key := AppendDeltaKey(nil, p.cfg.Aggregations[d.Agg].Name, d.Group)
@@ -353,8 +359,8 @@ func (p *pipeline) check(name string) {
 		for _, c := range p.combiners {
 			st.Late += c.Stats(i).Late
 		}
-		if p.shared != nil {
-			st.Late += p.shared.Stats(i).Late
+		for _, c := range p.shared {
+			st.Late += c.Stats(i).Late
 		}
 		if st.Late != late[i] || p.inLate[i] != late[i] {
 			t.Errorf("%s: %s: Stats.Late %d, Process said late %d times, want %d", name, p.cfg.Aggregations[i].Name, st.Late, p.inLate[i], late[i])
@@ -440,14 +446,17 @@ func TestPipeline(t *testing.T) {
 				for i := range every {
 					every[i] = 97 + 61*i // commit intervals of different lengths
 				}
-				p := newPipeline(t, cfg, inputs, reps, false)
+				p := newPipeline(t, cfg, inputs, reps, 0)
 				p.run(parts, every)
 				p.check(name)
 				if inputs > 1 && reps == 3 {
-					// One combiner shared by the inputs, as an instance runs them.
-					ps := newPipeline(t, cfg, inputs, reps, true)
-					ps.run(parts, every)
-					ps.check(name + ", shared combiner")
+					// Combiners shared by the inputs, as an instance runs them:
+					// one, or one per processing lane, absorbed before each flush.
+					for _, lanes := range []int{1, 2, 4} {
+						ps := newPipeline(t, cfg, inputs, reps, lanes)
+						ps.run(parts, every)
+						ps.check(fmt.Sprintf("%s, %d shared combiners", name, lanes))
+					}
 				}
 				if first == nil {
 					first = p.results
