@@ -106,6 +106,12 @@ type Stream struct {
 	// and so of the changelogs: the parallelism of stage 2. 0 (default): as many as
 	// the input topic. It cannot change once the topic exists.
 	RepartitionPartitions int32 `yaml:"repartition_partitions"`
+	// Threads is how many goroutines process the partitions of one instance
+	// (Kafka Streams' num.stream.threads): each input and repartition partition
+	// belongs to one, and one Kafka transaction per commit interval still covers
+	// them all. 0 (default): one per CPU the process may use (GOMAXPROCS); at most
+	// 256.
+	Threads int `yaml:"threads"`
 }
 
 // Guarantees.

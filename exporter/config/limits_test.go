@@ -178,6 +178,11 @@ func TestLimits(t *testing.T) {
 	// stream.idle_timeout: >= 0, 0 disables.
 	f(agg+"stream: {idle_timeout: 0s}\n", "")
 	f(agg+"stream: {idle_timeout: -1ms}\n", "config k.yml:4: stream.idle_timeout: must be >= 0 (0 disables), got -1ms")
+	// stream.threads: 0 (one per CPU) to 256.
+	f(agg+"stream: {threads: 0}\n", "")
+	f(agg+"stream: {threads: 256}\n", "")
+	f(agg+"stream: {threads: -1}\n", "config k.yml:4: stream.threads: must be between 0 (one per CPU) and 256, got -1")
+	f(agg+"stream: {threads: 257}\n", "config k.yml:4: stream.threads: must be between 0 (one per CPU) and 256, got 257")
 	// stream.replication_factor: -1 or >= 1.
 	f(agg+"stream: {replication_factor: 0}\n", "config k.yml:4: stream.replication_factor: must be -1 (broker default) or >= 1, got 0")
 	f(agg+"stream: {replication_factor: -2}\n", "config k.yml:4: stream.replication_factor: must be -1 (broker default) or >= 1, got -2")

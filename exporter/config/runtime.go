@@ -127,10 +127,17 @@ func (c *Config) validateStream(p *problems) {
 	if s.RepartitionPartitions < 0 {
 		p.add("stream.repartition_partitions", "must be >= 0 (0: as many as the input topic), got %d", s.RepartitionPartitions)
 	}
+	if s.Threads < 0 || s.Threads > maxThreads {
+		p.add("stream.threads", "must be between 0 (one per CPU) and %d, got %d", maxThreads, s.Threads)
+	}
 	if s.ReplicationFactor < -1 || s.ReplicationFactor == 0 {
 		p.add("stream.replication_factor", "must be -1 (broker default) or >= 1, got %d", s.ReplicationFactor)
 	}
 }
+
+// maxThreads bounds stream.threads: more goroutines than partitions or cores
+// only add synchronisation.
+const maxThreads = 256
 
 // checkTopic says why t is not a valid Kafka topic name of at most max
 // characters, or "".

@@ -97,7 +97,9 @@ func (s *session) commit(ctx context.Context, polled int) error {
 		rt.metrics.aborted.Inc()
 		n := rt.health.aborted(cause)
 		rt.log.Warn("transaction aborted; its records will be processed again", "cause", cause, "aborted_in_a_row", n)
-		s.comb.Reset(engine.NoTime)
+		for _, l := range s.lanes {
+			l.comb.Reset(engine.NoTime)
+		}
 		s.deltas, s.deltaBytes = 0, 0
 		for _, c := range s.sources {
 			c.rollback()

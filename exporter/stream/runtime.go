@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -62,8 +63,7 @@ type Runtime struct {
 	// rollups merges closed windows into rollup windows; nil without rollups.
 	// Only the session's loop goroutine uses it.
 	rollups    *rollup.Merger
-	dec        *event.Decoder
-	ev         event.Event
+	threads    int // processing lanes per session (stream.threads)
 	metrics    *metrics
 	health     *health
 	adm        *kadm.Client // lazy: no I/O until first used
@@ -140,9 +140,12 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 			rt.logRetention = append(rt.logRetention, r.Retention.Millis())
 		}
 	}
-	var err error
-	if rt.dec, err = event.NewDecoder(cfg.EventSchema()); err != nil {
+	if _, err := event.NewDecoder(cfg.EventSchema()); err != nil {
 		return nil, fmt.Errorf("events: %w", err)
+	}
+	rt.threads = cfg.Stream.Threads
+	if rt.threads == 0 {
+		rt.threads = runtime.GOMAXPROCS(0)
 	}
 	base, err := kafka.ClientOpts(cfg.Kafka)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
-	"github.com/kwindow/kwindow/exporter/combine"
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/kafka"
 )
@@ -31,7 +30,7 @@ type session struct {
 	txn *kgo.GroupTransactSession // exactly once only
 
 	sources    map[int32]*source // stage 1, by input partition
-	comb       *combine.Combiner // what the sources combined this interval
+	lanes      []*lane           // where records are processed (lanes.go)
 	deltas     int               // repartition records of this interval
 	deltaBytes int               // and their key and value bytes
 	key, val   []byte            // scratch
@@ -98,17 +97,21 @@ func (rt *Runtime) runSession(ctx context.Context) error {
 	s := &session{
 		rt:        rt,
 		sources:   map[int32]*source{},
-		comb:      combine.New(rt.cfg),
 		purgeTo:   map[int32]int64{},
 		tasks:     map[int32]*task{},
 		restoring: map[part]restoration{},
 		events:    make(chan groupEvent, 256),
 		restored:  make(chan restoreResult, 256),
 	}
+	var err error
+	if s.lanes, err = newLanes(rt, rt.threads); err != nil {
+		return err
+	}
 	defer s.close()
 	if err := s.open(); err != nil {
 		return err
 	}
+	s.startLanes()
 	rt.cur.Store(s)
 	defer rt.cur.Store(nil)
 	rt.setStatus("joining the consumer group")
@@ -368,10 +371,8 @@ func (s *session) loop(ctx context.Context) error {
 				return fatal
 			}
 			now := rt.now()
-			rt.dec.SetNow(now.UnixMilli())
-			var bad error
 			fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-				if len(p.Records) == 0 || bad != nil {
+				if len(p.Records) == 0 {
 					return
 				}
 				if p.Topic == rt.repartition {
@@ -381,11 +382,7 @@ func (s *session) loop(ctx context.Context) error {
 						return
 					}
 					polled += len(p.Records)
-					for _, r := range p.Records {
-						if bad = t.process(r); bad != nil {
-							return
-						}
-					}
+					s.dispatch(laneWork{task: t, recs: p.Records})
 					return
 				}
 				rt.metrics.consumed.Add(float64(len(p.Records)))
@@ -395,21 +392,24 @@ func (s *session) loop(ctx context.Context) error {
 					return
 				}
 				polled += len(p.Records)
-				for _, r := range p.Records {
-					c.process(r, now)
-				}
+				s.dispatch(laneWork{src: c, recs: p.Records, now: now})
 			})
-			if bad != nil {
+			if len(s.events) == 0 && len(s.restored) == 0 {
+				continue // the lanes go on while the loop polls
+			}
+			// Group changes and restorations touch sources and tasks.
+			if err := s.sync(); err != nil {
 				cancel()
-				if rt.eos {
-					s.txn.End(context.Background(), kgo.TryAbort)
-				}
-				return fatalf(bad, "a repartition record cannot be read")
+				return s.unreadable(err)
 			}
 			if err := s.handleChanges(ctx); err != nil {
 				cancel()
 				return err
 			}
+		}
+		if err := s.sync(); err != nil {
+			cancel()
+			return s.unreadable(err)
 		}
 		cancel()
 		end, endCancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -420,6 +420,15 @@ func (s *session) loop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// unreadable ends the session on a repartition record stage 2 cannot read
+// (task.process), aborting the interval.
+func (s *session) unreadable(err error) error {
+	if s.rt.eos {
+		s.txn.End(context.Background(), kgo.TryAbort)
+	}
+	return fatalf(err, "a repartition record cannot be read")
 }
 
 // orphaned handles records of a partition that has no running task (revoked, or
@@ -576,6 +585,7 @@ func (s *session) closeTask(p part) {
 // in their stores), and the client closes without leaving the group, so that the
 // next session (or the restarted process) takes the member's place.
 func (s *session) close() {
+	s.stopLanes()
 	for p, r := range s.restoring {
 		r.cancel()
 		delete(s.restoring, p)

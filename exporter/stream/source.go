@@ -2,7 +2,6 @@ package stream
 
 import (
 	"encoding/binary"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -15,9 +14,10 @@ import (
 
 // source is a stage-1 task: one input partition. It decodes the partition's
 // events, dead-letters the malformed ones, decides lateness against its own stream
-// time, and pre-aggregates the rest into the session's combiner, which the stage-1
-// tasks of this instance share: a key changed on every local input partition costs
-// one delta per interval, not one per partition (combine.Combiner.ProcessAt). At
+// time, and pre-aggregates the rest into its lane's combiner, which the stage-1
+// tasks of that lane share; the lanes' combiners are absorbed into one at commit,
+// so a key changed on every local input partition costs one delta per interval,
+// not one per partition (combine.Combiner.ProcessAt, lanes.go). At
 // each commit the session produces, in the transaction, the deltas of the keys
 // that changed to the repartition topic (each to the partition that owns its key);
 // then every source produces its stream time to every repartition partition (the
@@ -26,9 +26,11 @@ import (
 // watermarks in every repartition partition: see package combine for why stage 2
 // then never receives a part for a window it has closed.
 //
-// Only the session's loop goroutine touches a source.
+// Only its lane touches a source while records are in flight, and only the
+// session's loop goroutine once the lanes are synced.
 type source struct {
 	s         *session
+	lane      *lane
 	partition int32
 	label     string
 
@@ -51,7 +53,7 @@ type source struct {
 }
 
 func newSource(s *session, partition int32, streamTime int64, now time.Time) *source {
-	c := &source{s: s, partition: partition, label: strconv.Itoa(int(partition)), st: streamTime,
+	c := &source{s: s, lane: s.laneOf(partition), partition: partition, label: strconv.Itoa(int(partition)), st: streamTime,
 		committed: streamTime, late: make([]uint64, len(s.rt.cfg.Aggregations)), invalid: map[event.Reason]uint64{},
 		started: now, lastActive: now}
 	c.reset()
@@ -78,10 +80,9 @@ const (
 
 var skipNames = [numSkips]string{"tombstone", "empty"}
 
-// process applies one input record.
-func (c *source) process(r *kgo.Record, now time.Time) {
-	rt := c.s.rt
-	ev := &rt.ev
+// process applies one input record, on lane l.
+func (c *source) process(l *lane, r *kgo.Record, now time.Time) {
+	ev := &l.ev
 	c.nextInput, c.inputEpoch = r.Offset+1, r.LeaderEpoch
 	c.lastActive = now
 	switch {
@@ -96,7 +97,7 @@ func (c *source) process(r *kgo.Record, now time.Time) {
 	}
 	// The event time is the payload's or, without one, the record's; either way
 	// the decoder bounds it (min_timestamp, max_future_skew).
-	if err := rt.dec.DecodeRecord(r.Value, r.Timestamp.UnixMilli(), ev); err != nil {
+	if err := l.dec.DecodeRecord(r.Value, r.Timestamp.UnixMilli(), ev); err != nil {
 		reason := event.NotJSON
 		if e, ok := err.(*event.Error); ok {
 			reason = e.Reason
@@ -107,7 +108,7 @@ func (c *source) process(r *kgo.Record, now time.Time) {
 	}
 	c.processed++
 	c.st = max(c.st, ev.Time)
-	if late := c.s.comb.ProcessAt(ev, c.st); late != 0 {
+	if late := l.comb.ProcessAt(ev, c.st); late != 0 {
 		for i := range c.late {
 			if late&(1<<i) != 0 {
 				c.late[i]++
@@ -115,26 +116,6 @@ func (c *source) process(r *kgo.Record, now time.Time) {
 		}
 		c.s.lateRecord(c.partition, r, late)
 	}
-}
-
-// shipDeltas produces the deltas of the keys the session's sources changed this
-// interval: before any source's watermark (see prepare).
-func (s *session) shipDeltas() {
-	rt := s.rt
-	s.comb.Flush(func(d *combine.Delta) {
-		name := rt.cfg.Aggregations[d.Agg].Name
-		s.key = combine.AppendDeltaKey(s.key[:0], name, d.Group)
-		var err error
-		if s.val, err = combine.AppendDeltaValue(s.val[:0], -1, d); err != nil {
-			s.failProduce(fmt.Errorf("encoding a %s delta: %w", name, err))
-			return
-		}
-		// The records own their bytes: the producer holds them until acknowledged.
-		s.produce(&kgo.Record{Topic: rt.repartition, Partition: combine.Partition(s.key, rt.repParts),
-			Key: append([]byte(nil), s.key...), Value: append([]byte(nil), s.val...)}, nil)
-		s.deltas++
-		s.deltaBytes += len(s.key) + len(s.val)
-	})
 }
 
 // prepare produces the source's watermark, if it moved, after the session's deltas.

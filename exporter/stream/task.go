@@ -65,8 +65,9 @@ type Sink interface {
 // task is a stage-2 task: one repartition partition, owning its keys. It merges
 // the deltas the stage-1 tasks ship into its engine, whose stream time is the
 // least of the sources' watermarks, and keeps its windows and running totals in
-// its store and changelogs. Only the session's loop goroutine touches it, except
-// the produce promises, which update next under mu.
+// its store and changelogs. Only its lane touches it while records are in flight
+// (process), and only the session's loop goroutine once the lanes are synced,
+// except the produce promises, which update next under mu.
 type task struct {
 	rt        *Runtime
 	s         *session
