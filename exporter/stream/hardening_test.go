@@ -363,6 +363,31 @@ func TestFatalErrors(t *testing.T) {
 			t.Errorf("Run = %v, want a fatal error asking for a new application_id", err)
 		}
 	})
+	for _, threads := range []int{1, 2} {
+		t.Run(fmt.Sprintf("unreadable repartition record, threads=%d", threads), func(t *testing.T) {
+			// Only kwindow writes the repartition topic: a record stage 2 cannot
+			// read ends the runtime, whichever lane met it, rather than being
+			// skipped and its counts lost.
+			addr := newCluster(t)
+			cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "state"))
+			cfg.Stream.Threads = threads
+			adm := kadm.NewClient(client(t, addr))
+			if _, err := adm.CreateTopic(context.Background(), partitions, 1, nil, cfg.RepartitionTopic()); err != nil {
+				t.Fatal(err)
+			}
+			produce(t, client(t, addr), []*kgo.Record{{Topic: cfg.RepartitionTopic(), Partition: partitions - 1, Key: []byte("?"), Value: []byte("not a delta")}})
+			rt, err := New(context.Background(), cfg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = runWithin(t, rt, 30*time.Second)
+			var fatal *FatalError
+			want := fmt.Sprintf("repartition partition %d offset 0", partitions-1)
+			if !errors.As(err, &fatal) || !strings.Contains(err.Error(), "a repartition record cannot be read") || !strings.Contains(err.Error(), want) {
+				t.Errorf("Run = %v, want a fatal error naming %s", err, want)
+			}
+		})
+	}
 	t.Run("instance_id shared", func(t *testing.T) {
 		addr := newCluster(t)
 		a := startInstance(t, instanceConfig(t, addr, "same", filepath.Join(t.TempDir(), "a")))
