@@ -29,15 +29,13 @@ func (s *session) commit(ctx context.Context, polled int) error {
 	for _, c := range s.sources {
 		c.prepare(start)
 	}
-	for _, t := range s.tasks {
-		if err := t.prepare(); err != nil {
-			// A local store that cannot give back a running total will not get
-			// better on retry; nothing of this interval is committed.
-			if rt.eos {
-				s.txn.End(ctx, kgo.TryAbort)
-			}
-			return fatalf(err, "the local state store failed")
+	if err := s.prepareTasks(); err != nil {
+		// A local store that cannot give back a running total will not get
+		// better on retry; nothing of this interval is committed.
+		if rt.eos {
+			s.txn.End(ctx, kgo.TryAbort)
 		}
+		return fatalf(err, "the local state store failed")
 	}
 	if polled == 0 && s.produced.Load() == 0 && s.abortCause == "" {
 		// Nothing read, nothing to write: end the transaction without committing.

@@ -1,13 +1,16 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kwindow/kwindow/exporter/combine"
 	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/rollup"
 )
 
 // A lane processes records on a goroutine of its own (stream.threads lanes per
@@ -25,10 +28,11 @@ import (
 // restorations. Between those points the lanes run behind the loop, each at most
 // laneQueue batches behind. With one lane, the loop processes records itself.
 type lane struct {
-	dec  *event.Decoder
-	ev   event.Event
-	comb *combine.Combiner
-	now  int64 // what dec was last told is the current time (unix ms)
+	dec     *event.Decoder
+	ev      event.Event
+	comb    *combine.Combiner
+	rollups *rollup.Merger // nil without rollups
+	now     int64          // what dec was last told is the current time (unix ms)
 
 	work chan laneWork // nil with one lane: do runs on the loop goroutine
 	err  error         // the first error of a batch since the last sync
@@ -55,6 +59,9 @@ func newLanes(rt *Runtime, n int) ([]*lane, error) {
 			return nil, fmt.Errorf("events: %w", err)
 		}
 		lanes[i] = &lane{dec: dec, comb: combine.New(rt.cfg)}
+		if rt.hasRollups {
+			lanes[i].rollups = rollup.NewMerger(rt.cfg)
+		}
 		if n > 1 {
 			lanes[i].work = make(chan laneWork, laneQueue)
 		}
@@ -175,4 +182,32 @@ func (s *session) shipDeltas() {
 		s.deltas++
 		s.deltaBytes += len(s.key) + len(s.val)
 	})
+}
+
+// prepareTasks runs every task's prepare, each on its lane's goroutine (the lanes
+// are synced, so each is idle): encoding the changed windows is the bulk of a
+// commit's work when many keys change. It returns the first error.
+func (s *session) prepareTasks() error {
+	byLane := make([][]*task, len(s.lanes))
+	for p, t := range s.tasks {
+		i := int(p) % len(s.lanes)
+		byLane[i] = append(byLane[i], t)
+	}
+	errs := make([]error, len(s.lanes))
+	prepare := func(i int) {
+		for _, t := range byLane[i] {
+			if errs[i] = t.prepare(s.lanes[i].rollups); errs[i] != nil {
+				return
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(s.lanes); i++ {
+		if len(byLane[i]) > 0 {
+			wg.Go(func() { prepare(i) })
+		}
+	}
+	prepare(0)
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -53,8 +53,7 @@ func (t *task) backfillFrom(cp store.Checkpoint, streamTime int64) {
 // rollup merges the windows that closed into their rollup windows, after the
 // backfill of any new rollup, and adds their new values to the transaction:
 // the store batch and the changelogs.
-func (t *task) rollup(closed []engine.Change) error {
-	m := t.rt.rollups
+func (t *task) rollup(m *rollup.Merger, closed []engine.Change) error {
 	if m == nil {
 		return nil
 	}

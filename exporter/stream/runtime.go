@@ -19,7 +19,6 @@ import (
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/event"
 	"github.com/kwindow/kwindow/exporter/kafka"
-	"github.com/kwindow/kwindow/exporter/rollup"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -60,9 +59,9 @@ type Runtime struct {
 	// rollupLogs, per aggregation, are the indexes in changelogs of its
 	// rollups, in the order of its configuration's rollups.
 	rollupLogs [][]int
-	// rollups merges closed windows into rollup windows; nil without rollups.
-	// Only the session's loop goroutine uses it.
-	rollups    *rollup.Merger
+	// hasRollups: some aggregation has rollups; each lane then has a
+	// rollup.Merger.
+	hasRollups bool
 	threads    int // processing lanes per session (stream.threads)
 	metrics    *metrics
 	health     *health
@@ -130,8 +129,8 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 	}
 	rt.rollupLogs = make([][]int, len(cfg.Aggregations))
 	for i, a := range cfg.Aggregations {
-		if len(a.Rollups) > 0 && rt.rollups == nil {
-			rt.rollups = rollup.NewMerger(cfg)
+		if len(a.Rollups) > 0 {
+			rt.hasRollups = true
 		}
 		for _, r := range a.Rollups {
 			rt.rollupLogs[i] = append(rt.rollupLogs[i], len(rt.changelogs))

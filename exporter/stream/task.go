@@ -13,6 +13,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/combine"
 	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/rollup"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -250,8 +251,9 @@ func minWatermark(w []int64) int64 {
 }
 
 // prepare produces what the transaction commits for this task: changelog records
-// of the changed windows, the results of the closed ones, and the stream time.
-func (t *task) prepare() error {
+// of the changed windows, the results of the closed ones, and the stream time. It
+// runs on the task's lane, which lends its rollup merger (nil without rollups).
+func (t *task) prepare(rollups *rollup.Merger) error {
 	rt := t.rt
 	f := t.eng.Flush()
 	if err := t.eng.Err(); err != nil {
@@ -288,7 +290,7 @@ func (t *task) prepare() error {
 		t.results = append(t.results, Result{Partition: t.partition, Change: *c})
 		t.s.publishResult(t.partition, c)
 	}
-	if err := t.rollup(f.Closed); err != nil {
+	if err := t.rollup(rollups, f.Closed); err != nil {
 		return err // the store failed to give back a rollup window
 	}
 	// The watermarks are persisted whenever they moved: a restarted task reads the
