@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,7 +58,9 @@ const (
 //     processed and its transaction committed.
 //
 // ExactlyOnce also reports ratio_of_consume_only (its events/s over ConsumeOnly's,
-// when both ran) and peak_RSS_MiB: the process's peak resident set during its run
+// when both ran), cores_busy for both (the process's CPU time over the wall time,
+// the embedded broker included: 2 on this 2-core machine means no core idles) and
+// peak_RSS_MiB: the process's peak resident set during its run
 // (VmHWM, reset before it where Linux allows). That includes the embedded broker,
 // which holds the 5M records in memory.
 func BenchmarkEndToEnd(b *testing.B) {
@@ -76,9 +79,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 		freeMemory()
 		b.ResetTimer()
-		var took time.Duration
+		var took, cpu time.Duration
 		phase("consume", func() {
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime(b)
 			cl, err := kgo.NewClient(append(opts,
 				kgo.ConsumerGroup(cfg.Stream.ApplicationID+"-only"),
 				kgo.ConsumeTopics(benchTopic),
@@ -102,11 +105,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 				fs.EachError(func(t string, p int32, err error) { b.Fatalf("fetching %s partition %d: %v", t, p, err) })
 				got += int64(fs.NumRecords())
 			}
-			took = time.Since(start)
+			took, cpu = time.Since(start), cpuTime(b)-cpu0
 		})
 		b.StopTimer()
 		consumeRate = n / took.Seconds()
 		b.ReportMetric(consumeRate, "events/s")
+		b.ReportMetric(cpu.Seconds()/took.Seconds(), "cores_busy")
 	})
 
 	b.Run("ExactlyOnce", func(b *testing.B) {
@@ -117,13 +121,13 @@ func BenchmarkEndToEnd(b *testing.B) {
 		freeMemory()
 		rssReset := resetPeakRSS()
 		b.ResetTimer()
-		var took time.Duration
+		var took, cpu time.Duration
 		var br *benchRuntime
 		phase("e2e", func() {
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime(b)
 			br = benchRun(b, cfg, Options{Registerer: reg, OnResults: func(rs []Result) { results.Add(int64(len(rs))) }})
 			br.awaitCommitted(b, ends)
-			took = time.Since(start)
+			took, cpu = time.Since(start), cpuTime(b)-cpu0
 		})
 		b.StopTimer()
 		br.stop(b)
@@ -132,6 +136,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 		rate := n / took.Seconds()
 		b.ReportMetric(rate, "events/s")
+		b.ReportMetric(cpu.Seconds()/took.Seconds(), "cores_busy")
 		repBytes := gathered(b, reg, "kwindow_repartition_bytes_total", "")
 		b.ReportMetric(repBytes/float64(inputBytes), "repartition_bytes_per_input_byte")
 		if consumeRate > 0 {
@@ -619,6 +624,17 @@ func seconds(s float64) time.Duration {
 func freeMemory() {
 	runtime.GC()
 	debug.FreeOSMemory()
+}
+
+// cpuTime is the CPU time the process has used so far, user and system, every
+// goroutine (the embedded broker's included).
+func cpuTime(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // resetPeakRSS resets the process's VmHWM to its current RSS (Linux 4.0+).
