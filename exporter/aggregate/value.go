@@ -32,8 +32,24 @@ const flagSketch = 1
 // ErrCorrupt is wrapped by every decoding error.
 var ErrCorrupt = errors.New("aggregate: corrupt value")
 
-// AppendBinary appends the encoding of v to dst.
+// scratchLen is the stack buffer AppendBinary encodes into when dst has no room
+// to spare: enough for a window's or a running total's value unless its sketch
+// holds many hundreds of buckets.
+const scratchLen = 2048
+
+// AppendBinary appends the encoding of v to dst. Without scratchLen bytes to
+// spare in dst, it encodes on the stack and grows dst once, to about the size of
+// the encoding: a changelog value built from nil is one allocation (appending
+// straight to nil cost a growth every doubling, half the allocations of a commit).
 func (v Value) AppendBinary(dst []byte) ([]byte, error) {
+	if cap(dst)-len(dst) >= scratchLen {
+		return v.appendTo(dst), nil
+	}
+	var scratch [scratchLen]byte
+	return append(dst, v.appendTo(scratch[:0])...), nil
+}
+
+func (v Value) appendTo(dst []byte) []byte {
 	a := v.Agg
 	flags := byte(0)
 	if a.Sketch != nil {
@@ -49,9 +65,10 @@ func (v Value) AppendBinary(dst []byte) ([]byte, error) {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
 	}
 	if a.Sketch == nil {
-		return dst, nil
+		return dst
 	}
-	return a.Sketch.AppendBinary(dst)
+	dst, _ = a.Sketch.AppendBinary(dst)
+	return dst
 }
 
 // UnmarshalBinary decodes what AppendBinary wrote. It never panics on bad input.

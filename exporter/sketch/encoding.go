@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"slices"
 )
 
 // encodingVersion is the first byte of every encoding; see AppendBinary.
@@ -65,21 +66,48 @@ func (b *buckets) appendBinary(dst []byte) []byte {
 	}
 	dst = binary.AppendUvarint(dst, uint64(hi-lo+1))
 	dst = binary.AppendVarint(dst, int64(lo))
-	counts := b.counts[lo-b.offset : hi-b.offset+1]
+	return appendCounts(dst, b.counts[lo-b.offset:hi-b.offset+1])
+}
+
+// itemRoom is the most bytes one item of appendCounts takes: a zero and a run.
+const itemRoom = 1 + binary.MaxVarintLen64
+
+// appendCounts appends the items of counts, whose first and last are non-zero.
+// It is the encoder's hot path (every changed window and running total at every
+// commit): it makes room for the worst case of up to 32 items at a time, then
+// writes them by index with one- and two-byte counts inline.
+func appendCounts(dst []byte, counts []uint64) []byte {
+	const chunk = 32
 	for k := 0; k < len(counts); {
-		c := counts[k]
-		if c != 0 {
-			dst = binary.AppendUvarint(dst, c)
+		dst = slices.Grow(dst, min(len(counts)-k, chunk)*itemRoom)
+		n, buf := len(dst), dst[:cap(dst)]
+		for end := min(k+chunk, len(counts)); k < end; { // one item per round
+			c := counts[k]
 			k++
-			continue
+			switch {
+			case c-1 < 1<<7-1: // 1..127
+				buf[n] = byte(c)
+				n++
+			case c-1 < 1<<14-1: // 128..16383
+				buf[n], buf[n+1] = byte(c)|0x80, byte(c>>7)
+				n += 2
+			case c != 0:
+				n += binary.PutUvarint(buf[n:], c)
+			default:
+				run := k
+				for counts[k] == 0 { // the last bucket is non-empty
+					k++
+				}
+				buf[n] = 0
+				if r := k - run; r < 1<<7 { // r+1 empty buckets
+					buf[n+1] = byte(r)
+					n += 2
+				} else {
+					n += 1 + binary.PutUvarint(buf[n+1:], uint64(r))
+				}
+			}
 		}
-		run := 1
-		for counts[k+run] == 0 { // the last bucket is non-empty
-			run++
-		}
-		dst = append(dst, 0)
-		dst = binary.AppendUvarint(dst, uint64(run-1))
-		k += run
+		dst = buf[:n]
 	}
 	return dst
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -230,4 +231,79 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("merged count %d, want %d", m.Count(), 2*s.Count()+2)
 		}
 	})
+}
+
+// refEncoding is the documented format built from the public accessors, one item
+// at a time with encoding/binary: a model of AppendBinary written apart from it.
+func refEncoding(s *Sketch) []byte {
+	b := []byte{1, byte(int8(s.Schema()))}
+	b = binary.AppendUvarint(b, s.ZeroCount())
+	for _, each := range []func(func(int32, uint64)){s.ForEachBucket, s.ForEachNegativeBucket} {
+		var idx []int32
+		var cnt []uint64
+		each(func(i int32, c uint64) { idx, cnt = append(idx, i), append(cnt, c) })
+		if len(idx) == 0 {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(idx[len(idx)-1]-idx[0]+1))
+		b = binary.AppendVarint(b, int64(idx[0]))
+		for j := range idx {
+			if j > 0 && idx[j] > idx[j-1]+1 {
+				b = append(b, 0)
+				b = binary.AppendUvarint(b, uint64(idx[j]-idx[j-1]-2))
+			}
+			b = binary.AppendUvarint(b, cnt[j])
+		}
+	}
+	if s.Count() > 0 {
+		for _, f := range []float64{s.Sum(), s.Min(), s.Max()} {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
+		}
+	}
+	return b
+}
+
+// TestEncodingAgainstModel compares AppendBinary with refEncoding on sketches
+// whose counts take one to ten bytes and whose empty runs take two bytes and more,
+// appended to buffers with no, little and plenty of spare capacity.
+func TestEncodingAgainstModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var cases []*Sketch
+	for _, tt := range encodingCases() {
+		cases = append(cases, tt.s)
+	}
+	for i := 0; i < 200; i++ {
+		s := New(int32(rng.IntN(13) - 4))
+		for j := rng.IntN(300); j > 0; j-- {
+			v := math.Exp(rng.NormFloat64() * 3)
+			if rng.IntN(10) == 0 {
+				v = -v
+			}
+			n := uint64(1)
+			switch rng.IntN(4) {
+			case 0:
+				n = uint64(rng.IntN(200)) + 1 // 127, 128 and around
+			case 1:
+				n = rng.Uint64() >> rng.IntN(64)
+			}
+			s.AddN(v, max(n, 1))
+		}
+		cases = append(cases, s)
+	}
+	gaps := New(6) // empty runs of 1, 127, 128, 129 and 200 buckets
+	for _, i := range []int32{0, 2, 130, 259, 389, 590} {
+		gaps.Add(upperBound(i, 6))
+	}
+	cases = append(cases, gaps)
+	for i, s := range cases {
+		want := refEncoding(s)
+		for _, spare := range []int{0, 1, len(want) - 1, len(want), 4096} {
+			dst := append(make([]byte, 0, 3+spare), "pre"...)
+			got, _ := s.AppendBinary(dst)
+			if !bytes.Equal(got[3:], want) || string(got[:3]) != "pre" {
+				t.Fatalf("case %d, spare %d: encoding\n%x\nwant\n%x", i, spare, got, want)
+			}
+		}
+	}
 }
