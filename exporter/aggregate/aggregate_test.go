@@ -121,3 +121,22 @@ func FuzzValue(f *testing.F) {
 		}
 	})
 }
+
+// TestStorage checks that an aggregate made in a Storage is New's: empty, with a
+// sketch of the schema or none, and that reusing a Storage gives a fresh one.
+func TestStorage(t *testing.T) {
+	var st Storage
+	a := st.New(4, true)
+	if a.Count != 0 || a.Min != math.Inf(1) || a.Max != math.Inf(-1) || a.Sketch == nil || a.Sketch.Schema() != 4 || a.Sketch.Count() != 0 {
+		t.Fatalf("new aggregate %+v", a)
+	}
+	a.Add(ev(0.02, event.ServerError))
+	a.Add(ev(0.03, event.OK))
+	if a.Count != 2 || a.ServerErrors != 1 || a.Sketch.Count() != 2 || a.Min != 0.02 || a.Max != 0.03 {
+		t.Fatalf("after two events %+v", a)
+	}
+	b := st.New(6, false)
+	if b.Count != 0 || b.Sketch != nil || b.Min != math.Inf(1) {
+		t.Fatalf("reused storage without sketch %+v", b)
+	}
+}

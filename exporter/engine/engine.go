@@ -72,18 +72,20 @@ type Options struct {
 
 // agg is the state of one aggregation.
 type agg struct {
-	index     int
-	name      string
-	spec      window.Spec
-	groups    *GroupKey
-	maxKeys   int
-	keys      map[string]*key // keys in memory, the overflow key among them
-	dirty     []*key          // keys changed since the last flush
-	held      int             // keys counted against maxKeys
-	expiries  expiryHeap      // the held keys, soonest expiry first
-	nextClose int64           // no window closes before this stream time
-	empty     func() *aggregate.Aggregate
-	overflow  []byte // encoded overflow group key
+	index      int
+	name       string
+	spec       window.Spec
+	groups     *GroupKey
+	maxKeys    int
+	keys       map[string]*key // keys in memory, the overflow key among them
+	dirty      []*key          // keys changed since the last flush
+	held       int             // keys counted against maxKeys
+	expiries   expiryHeap      // the held keys, soonest expiry first
+	nextClose  int64           // no window closes before this stream time
+	empty      func() *aggregate.Aggregate
+	schema     int32 // the sketch's, when withSketch
+	withSketch bool
+	overflow   []byte // encoded overflow group key
 	// parked holds running totals of keys not in memory that have no store to
 	// come back from: given to Restore, or every total when there is no LoadTotal.
 	parked     map[string]aggregate.Value
@@ -101,7 +103,10 @@ type key struct {
 	// windows reads its total only when an event comes.
 	total *aggregate.Aggregate
 	last  int64 // latest event time of the key's events (with total)
-	dirty bool
+	// totalMem holds a total the key starts empty, next to the key in memory:
+	// one cache miss fewer per event with many keys.
+	totalMem aggregate.Storage
+	dirty    bool
 	// expiry is the stream time from which none of the key's windows is needed in
 	// memory any more (the latest EvictTime), NoTime while it has none; expiryOf is
 	// the window it was computed from.
@@ -148,6 +153,8 @@ func NewWithOptions(c *config.Config, o Options) *Engine {
 			keepTotals: o.LoadTotal == nil,
 			nextClose:  math.MaxInt64,
 			empty:      func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
+			schema:     schema,
+			withSketch: withSketch,
 		}
 		for range ac.GroupBy {
 			a.overflow = store.AppendGroup(a.overflow, []byte(OverflowValue))

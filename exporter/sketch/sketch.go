@@ -31,8 +31,15 @@ type Sketch struct {
 // New returns an empty sketch with the given schema. It panics if schema is outside
 // -4..8: the configuration validates schemas, so a bad one here is a programmer error.
 func New(schema int32) *Sketch {
+	s := Make(schema)
+	return &s
+}
+
+// Make is New returning the sketch itself, for a caller that allocates it inside a
+// larger value (an aggregate and its sketch in one allocation, close in memory).
+func Make(schema int32) Sketch {
 	checkSchema(schema)
-	return &Sketch{schema: schema, initSchema: schema, min: math.Inf(1), max: math.Inf(-1)}
+	return Sketch{schema: schema, initSchema: schema, min: math.Inf(1), max: math.Inf(-1)}
 }
 
 func checkSchema(schema int32) {

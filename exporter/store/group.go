@@ -70,9 +70,11 @@ func SplitGroup(group []byte) ([][]byte, error) {
 // encoding written by AppendGroup.
 func checkGroup(group []byte) (values int, err error) {
 	for i := 0; i < len(group); i++ {
-		if group[i] != escByte {
-			continue
+		j := bytes.IndexByte(group[i:], escByte) // values are mostly text: skip to the next escape
+		if j < 0 {
+			break
 		}
+		i += j
 		if i+1 == len(group) {
 			return 0, fmt.Errorf("%w: group ends inside an escape at byte %d", ErrInvalidKey, i)
 		}

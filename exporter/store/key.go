@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -37,6 +38,7 @@ const startLen = 8
 // Append appends the encoding of k to dst and returns the extended slice. It
 // does not check k: the store does, when k is given to a Batch or a query.
 func (k Key) Append(dst []byte) []byte {
+	dst = slices.Grow(dst, len(k.Agg)+1+len(k.Group)+2+startLen) // one growth, not one per part
 	dst = appendPrefix(dst, k.Agg, k.Group)
 	return appendStart(dst, k.Start)
 }
