@@ -11,11 +11,10 @@ import "math"
 //
 // Marks make the items addressable: a mark is a non-empty bucket and the offset
 // of its item, at least markEvery buckets after the previous mark. A non-empty
-// bucket always starts an item, and counts only grow between encodings (AddN,
-// Merge; any other change drops the cache), so every mark still starts an item
-// afterwards: the items before the mark at or below the lowest added bucket and
-// from the first mark above the highest one are reused as they are, and the
-// marks between move with the items re-encoded.
+// bucket always starts an item, and counts only grow between encodings (AddN; any
+// other change drops the cache), so the marks past the last added bucket still
+// start items afterwards: the items before the mark at or below the lowest added
+// bucket and from the first mark above the highest one are reused as they are.
 
 // markEvery is the fewest buckets between two marks.
 const markEvery = 16
@@ -28,6 +27,8 @@ type encCache struct {
 	dhi    int32  // highest bucket added to since
 	items  []byte // the items of buckets lo..hi
 	marks  []mark // marks[0] is lo's item
+	spare  []byte // the previous items' array, for the next encoding
+	spareM []mark
 }
 
 type mark struct{ bucket, off int32 }
@@ -73,32 +74,31 @@ func (b *buckets) appendCached(dst []byte, schema int32) []byte {
 	if c.dlo > c.dhi {
 		return append(dst, c.items...)
 	}
-	// Re-encode from the last mark at or below dlo (marks[0] is lo) to the first
-	// above dhi, mark by mark: the marks stay, at their new offsets.
+	// m0: the last mark at or below dlo (marks[0] is lo); m1: the first above dhi.
 	j0 := 0
 	for j0+1 < len(c.marks) && c.marks[j0+1].bucket <= c.dlo {
 		j0++
 	}
+	j1 := j0 + 1
+	for j1 < len(c.marks) && c.marks[j1].bucket <= c.dhi {
+		j1++
+	}
+	m0 := c.marks[j0]
+	stop, tail := len(counts), len(c.items)
+	if j1 < len(c.marks) {
+		stop, tail = int(c.marks[j1].bucket-lo), int(c.marks[j1].off)
+	}
 	start := len(dst)
-	dst = append(dst, c.items[:c.marks[j0].off]...)
-	j := j0
-	for ; j < len(c.marks) && (j == j0 || c.marks[j].bucket <= c.dhi); j++ {
-		c.marks[j].off = int32(len(dst) - start)
-		from, stop := int(c.marks[j].bucket-lo), len(counts)
-		if j+1 < len(c.marks) {
-			stop = int(c.marks[j+1].bucket - lo)
-		}
-		dst = appendCounts(dst, counts[from:], stop-from)
+	dst = append(dst, c.items[:m0.off]...)
+	marks := append(c.spareM[:0], c.marks[:j0]...)
+	dst = appendMarked(dst, counts, int(m0.bucket-lo), stop, lo, start, &marks)
+	shift := int32(len(dst)-start) - int32(tail)
+	for _, m := range c.marks[j1:] {
+		marks = append(marks, mark{m.bucket, m.off + shift})
 	}
-	if j < len(c.marks) {
-		tail := c.marks[j].off
-		shift := int32(len(dst)-start) - tail
-		dst = append(dst, c.items[tail:]...)
-		for ; j < len(c.marks); j++ {
-			c.marks[j].off += shift
-		}
-	}
-	c.items = append(c.items[:0], dst[start:]...)
+	dst = append(dst, c.items[tail:]...)
+	c.spare, c.items = c.items, append(c.spare[:0], dst[start:]...)
+	c.spareM, c.marks = c.marks, marks
 	c.dlo, c.dhi = math.MaxInt32, math.MinInt32
 	return dst
 }
