@@ -152,7 +152,7 @@ func NewWithOptions(c *config.Config, o Options) *Engine {
 			parked:     map[string]aggregate.Value{},
 			keepTotals: o.LoadTotal == nil,
 			nextClose:  math.MaxInt64,
-			empty:      func() *aggregate.Aggregate { return keepEncoding(aggregate.New(schema, withSketch)) },
+			empty:      func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
 			schema:     schema,
 			withSketch: withSketch,
 		}
@@ -207,16 +207,3 @@ func (e *Engine) Process(ev *event.Event) (late uint64) {
 // processed since the previous Flush, and must build a new engine from its store
 // (a stream task aborts its transaction and reloads).
 func (e *Engine) Err() error { return e.err }
-
-// keepEncoding gives the sketch of an aggregate the engine made an encoding cache
-// (sketch.KeepEncoding): a task encodes every changed window and running total at
-// every commit, most of them with an event or two more than the last time. Only
-// aggregates the engine made have one: the first encoding of each happens in the
-// Flush that hands it out first, before any window of it can close and be read
-// elsewhere, so the cache is only read, never written, concurrently.
-func keepEncoding(a *aggregate.Aggregate) *aggregate.Aggregate {
-	if a.Sketch != nil {
-		a.Sketch.KeepEncoding()
-	}
-	return a
-}

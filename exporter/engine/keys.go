@@ -139,7 +139,7 @@ func (e *Engine) loadKeyTotal(a *agg, k *key) bool {
 			return true
 		}
 	}
-	k.total, k.last = keepEncoding(k.totalMem.New(a.schema, a.withSketch)), NoTime
+	k.total, k.last = k.totalMem.New(a.schema, a.withSketch), NoTime
 	return true
 }
 

@@ -22,7 +22,6 @@ type buckets struct {
 	counts []uint64
 	lo, hi int32
 	any    bool
-	cache  *encCache // nil unless KeepEncoding; only the positive set has one
 }
 
 // nonZero returns the indexes of the lowest and highest non-empty bucket, ok false if none.
@@ -100,7 +99,6 @@ func (b *buckets) downscale(delta int32) {
 	if delta <= 0 || len(b.counts) == 0 {
 		return
 	}
-	b.cache.drop()
 	newOffset := downscaleIndex(b.offset, delta)
 	for k, c := range b.counts {
 		if c == 0 {

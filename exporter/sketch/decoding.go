@@ -134,7 +134,6 @@ func checkMinMax(min, max float64, schema int32, zero uint64, pos, neg setHeader
 // fill replaces b's counts with the validated set h, decoded into counts,
 // reusing b's array if it is large enough.
 func (b *buckets) fill(h setHeader, counts []uint64) {
-	b.cache.drop()
 	b.counts = b.counts[:cap(b.counts)]
 	clear(b.counts)
 	b.lo, b.hi, b.any = h.lo, h.hi, h.span > 0

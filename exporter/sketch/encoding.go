@@ -46,8 +46,8 @@ var (
 func (s *Sketch) AppendBinary(dst []byte) ([]byte, error) {
 	dst = append(dst, encodingVersion, byte(int8(s.schema)))
 	dst = binary.AppendUvarint(dst, s.zero)
-	dst = s.pos.appendBinary(dst, s.schema)
-	dst = s.neg.appendBinary(dst, s.schema)
+	dst = s.pos.appendBinary(dst)
+	dst = s.neg.appendBinary(dst)
 	if s.count > 0 {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.sum))
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(s.min))
@@ -59,33 +59,29 @@ func (s *Sketch) AppendBinary(dst []byte) ([]byte, error) {
 // MarshalBinary returns the binary encoding of s; the error is always nil.
 func (s *Sketch) MarshalBinary() ([]byte, error) { return s.AppendBinary(nil) }
 
-func (b *buckets) appendBinary(dst []byte, schema int32) []byte {
+func (b *buckets) appendBinary(dst []byte) []byte {
 	lo, hi, ok := b.nonZero()
 	if !ok {
 		return append(dst, 0)
 	}
 	dst = binary.AppendUvarint(dst, uint64(hi-lo+1))
 	dst = binary.AppendVarint(dst, int64(lo))
-	if b.cache != nil {
-		return b.appendCached(dst, schema)
-	}
-	return appendCounts(dst, b.counts[lo-b.offset:hi-b.offset+1], int(hi-lo+1))
+	return appendCounts(dst, b.counts[lo-b.offset:hi-b.offset+1])
 }
 
 // itemRoom is the most bytes one item of appendCounts takes: a zero and a run.
 const itemRoom = 1 + binary.MaxVarintLen64
 
-// appendCounts appends the items of counts[:stop], where counts[0] is non-zero
-// and so is counts[stop-1] or counts[stop]. It is the encoder's hot path (every
-// changed window and running total at every commit): it makes room for the worst
-// case of up to 32 items at a time, then writes them by index with one- and
-// two-byte counts inline.
-func appendCounts(dst []byte, counts []uint64, stop int) []byte {
+// appendCounts appends the items of counts, whose first and last are non-zero.
+// It is the encoder's hot path (every changed window and running total at every
+// commit): it makes room for the worst case of up to 32 items at a time, then
+// writes them by index with one- and two-byte counts inline.
+func appendCounts(dst []byte, counts []uint64) []byte {
 	const chunk = 32
-	for k := 0; k < stop; {
-		dst = slices.Grow(dst, min(stop-k, chunk)*itemRoom)
+	for k := 0; k < len(counts); {
+		dst = slices.Grow(dst, min(len(counts)-k, chunk)*itemRoom)
 		n, buf := len(dst), dst[:cap(dst)]
-		for end := min(k+chunk, stop); k < end; { // one item per round
+		for end := min(k+chunk, len(counts)); k < end; { // one item per round
 			c := counts[k]
 			k++
 			switch {
@@ -99,7 +95,7 @@ func appendCounts(dst []byte, counts []uint64, stop int) []byte {
 				n += binary.PutUvarint(buf[n:], c)
 			default:
 				run := k
-				for counts[k] == 0 { // ends at counts[stop-1] or counts[stop]
+				for counts[k] == 0 { // the last bucket is non-empty
 					k++
 				}
 				buf[n] = 0

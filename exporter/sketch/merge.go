@@ -68,10 +68,6 @@ func mergeBuckets(dst, src *buckets, e extent, delta int32) {
 		return
 	}
 	lo, hi := e.lo, e.hi
-	if dst.cache != nil { // counts only grow: the cache stays good outside the merged buckets
-		dst.cache.added(downscaleIndex(lo, delta))
-		dst.cache.added(downscaleIndex(hi, delta))
-	}
 	dst.fit(downscaleIndex(lo, delta), downscaleIndex(hi, delta))
 	dst.mark(downscaleIndex(lo, delta)) // e's lowest and highest buckets are non-empty
 	dst.mark(downscaleIndex(hi, delta))

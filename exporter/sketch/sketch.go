@@ -86,9 +86,6 @@ func (s *Sketch) AddN(v float64, n uint64) {
 	if k := uint(i - b.offset); k < uint(len(b.counts)) {
 		b.counts[k] += n
 		b.mark(i)
-		if b.cache != nil {
-			b.cache.added(i)
-		}
 		return
 	}
 	s.addOutside(b, abs, n)
@@ -106,7 +103,6 @@ func (s *Sketch) addOutside(b *buckets, abs uint64, n uint64) {
 		target--
 	}
 	s.downscale(target)
-	b.cache.drop()
 	i := index(abs, s.schema)
 	b.fit(i, i)
 	b.counts[i-b.offset] += n
@@ -146,12 +142,11 @@ func (s *Sketch) ZeroCount() uint64 { return s.zero }
 // Reset empties the sketch and returns it to the schema it was created with (by New or
 // UnmarshalBinary), keeping its bucket memory for reuse.
 func (s *Sketch) Reset() {
-	pos, neg, cache := s.pos.counts, s.neg.counts, s.pos.cache
+	pos, neg := s.pos.counts, s.neg.counts
 	clear(pos)
 	clear(neg)
-	cache.drop()
 	*s = Sketch{schema: s.initSchema, initSchema: s.initSchema, min: math.Inf(1), max: math.Inf(-1)}
-	s.pos.counts, s.neg.counts, s.pos.cache = pos, neg, cache
+	s.pos.counts, s.neg.counts = pos, neg
 }
 
 // Clone returns a deep copy of s, its bucket arrays trimmed to the non-empty buckets.
