@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -98,6 +99,34 @@ func TestValueRoundTrip(t *testing.T) {
 	// A running total: End is the engine's TotalStart, Last the key's latest event.
 	f(Value{End: math.MaxInt64, Last: 1_764_000_000_123, Agg: withSketch})
 	f(Value{End: math.MaxInt64, Last: math.MaxInt64, Agg: New(6, false)})
+	// Longer than AppendBinary's stack buffer: it grows on the heap.
+	wide := New(8, true)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := 0; i < 20000; i++ {
+		wide.Add(ev(math.Exp(3*rng.NormFloat64()), event.OK))
+	}
+	f(Value{End: 60000, Last: 1, Agg: wide})
+	if b, _ := (Value{Agg: wide}).AppendBinary(nil); len(b) <= scratchLen {
+		t.Fatalf("wide value takes %d bytes, want more than %d", len(b), scratchLen)
+	}
+}
+
+// TestAppendBinaryRoom checks that AppendBinary writes the same bytes after dst's
+// contents whatever room dst has to spare, its own stack buffer used or not.
+func TestAppendBinaryRoom(t *testing.T) {
+	a := New(6, true)
+	for i := 1; i <= 300; i++ {
+		a.Add(ev(float64(i)/1000, event.Class(i%3)))
+	}
+	v := Value{End: 120000, Last: 119999, Agg: a}
+	want, _ := v.AppendBinary(nil)
+	for _, spare := range []int{0, 10, len(want), scratchLen - 1, scratchLen, 4 * scratchLen} {
+		dst := append(make([]byte, 0, 3+spare), "pre"...)
+		got, _ := v.AppendBinary(dst)
+		if string(got[:3]) != "pre" || !bytes.Equal(got[3:], want) {
+			t.Fatalf("spare %d: %x, want pre + %x", spare, got, want)
+		}
+	}
 }
 
 func FuzzValue(f *testing.F) {

@@ -35,7 +35,7 @@ var ErrCorrupt = errors.New("aggregate: corrupt value")
 // scratchLen is the stack buffer AppendBinary encodes into when dst has no room
 // to spare: enough for a window's or a running total's value unless its sketch
 // holds many hundreds of buckets.
-const scratchLen = 2048
+const scratchLen = 1024
 
 // AppendBinary appends the encoding of v to dst. Without scratchLen bytes to
 // spare in dst, it encodes on the stack and grows dst once, to about the size of
