@@ -60,6 +60,7 @@ func (a *agg) admit(st int64, n uint64) *key {
 
 func (a *agg) newKey(group string) *key {
 	k := &key{group: group, last: NoTime, expiry: NoTime, heapAt: -1}
+	k.windows.Slots = k.slotMem[:0]
 	a.keys[group] = k
 	return k
 }
