@@ -61,16 +61,30 @@ func BenchmarkAppendBinary(b *testing.B) {
 	b.ReportMetric(float64(len(buf)), "bytes")
 }
 
+// BenchmarkUnmarshalBinary decodes into a reused sketch, and into a new one
+// each time, as a query does for each point of one window.
 func BenchmarkUnmarshalBinary(b *testing.B) {
 	data, _ := sketchOf(DefaultSchema, logNormal(104, 100000, 1)).MarshalBinary()
-	s := New(DefaultSchema)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.UnmarshalBinary(data); err != nil {
-			b.Fatal(err)
+	b.Run("reused", func(b *testing.B) {
+		s := New(DefaultSchema)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.UnmarshalBinary(data); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	b.ReportMetric(float64(len(data)), "bytes")
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
+	b.Run("new", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var s Sketch
+			if err := s.UnmarshalBinary(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(data)), "bytes")
+	})
 }
 
 // BenchmarkMergeBinary merges the encoding of a 1-minute window (200

@@ -68,6 +68,18 @@ func TestEncodingRoundTrip(t *testing.T) {
 			}
 			reused.Add(1e-3) // the reused arrays still work
 			checkInvariants(t, reused)
+			// A zero Sketch, as a query decodes a point into.
+			var fresh Sketch
+			if err := fresh.UnmarshalBinary(again); err != nil {
+				t.Fatal(err)
+			}
+			if d := diff(&fresh, tt.s, 0); d != "" {
+				t.Fatalf("decoded into a new sketch: %s", d)
+			}
+			checkInvariants(t, &fresh)
+			fresh.Add(1e-3)
+			fresh.Add(-1e9)
+			checkInvariants(t, &fresh)
 		})
 	}
 }
@@ -179,6 +191,14 @@ func TestUnmarshalErrors(t *testing.T) {
 			}
 			if after, _ := s.MarshalBinary(); !bytes.Equal(before, after) {
 				t.Fatalf("a failed UnmarshalBinary changed the sketch")
+			}
+			// A new sketch stays empty.
+			fresh := New(6)
+			if err := fresh.UnmarshalBinary(tt.data); !errors.Is(err, tt.want) {
+				t.Fatalf("new sketch: error %v, want %v", err, tt.want)
+			}
+			if d := diff(fresh, New(6), 0); d != "" {
+				t.Fatalf("a failed UnmarshalBinary changed a new sketch: %s", d)
 			}
 		})
 	}

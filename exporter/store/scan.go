@@ -83,16 +83,18 @@ func scanRange(c cursor, agg string, lo, hi []byte, fn func(Entry) bool) error {
 }
 
 // scanWindow visits each group of agg once: it seeks to the group's window
-// at start, reports it if present, and seeks past the group.
+// at start, reports it if present, and leaves the group (see skipAfter).
 func scanWindow(c cursor, agg string, lo, hi []byte, start int64, fn func(Entry) bool) error {
+	var g groupSteps
 	return walk(c, agg, lo, hi, func(_, group []byte, s int64) (step, int64) {
+		g.enter(group)
 		switch {
 		case s < start:
 			return seekStart, start
 		case s == start && !fn(Entry{Key: Key{Agg: agg, Group: group, Start: s}, Value: c.value()}):
 			return stop, 0
 		}
-		return nextGroup, 0
+		return g.leave()
 	})
 }
 
@@ -101,24 +103,50 @@ func scanWindow(c cursor, agg string, lo, hi []byte, start int64, fn func(Entry)
 // old windows is cheaper to walk through, one with many cheaper to jump over.
 const skipBeforeSeek = 4
 
+// skipAfter is how many keys past the windows wanted a scan steps over one by
+// one before it seeks to the next group. Queries mostly ask for recent windows,
+// after which a group holds only its open windows and its running total: a few
+// steps reach the next group, where a seek costs as much as a dozen steps (in
+// RocksDB it repositions an iterator on every level).
+const skipAfter = 4
+
+// groupSteps counts the keys a scan has stepped over in the group it is in,
+// before the windows wanted and after them.
+type groupSteps struct {
+	group         []byte
+	before, after int
+}
+
+// enter resets the count when group is not the one before.
+func (g *groupSteps) enter(group []byte) {
+	if !bytes.Equal(group, g.group) {
+		g.group, g.before, g.after = append(g.group[:0], group...), 0, 0
+	}
+}
+
+// leave steps to the next key while the group allows it, then seeks.
+func (g *groupSteps) leave() (step, int64) {
+	if g.after++; g.after > skipAfter {
+		return nextGroup, 0
+	}
+	return nextKey, 0
+}
+
 // scanWindows visits every key of agg with from <= start < to, in key order.
 func scanWindows(c cursor, agg string, lo, hi []byte, from, to int64, fn func(Entry) bool) error {
-	var last []byte
-	skipped := 0
+	var g groupSteps
 	return walk(c, agg, lo, hi, func(_, group []byte, s int64) (step, int64) {
-		if !bytes.Equal(group, last) {
-			last, skipped = append(last[:0], group...), 0
-		}
+		g.enter(group)
 		switch {
 		case s < from:
-			if skipped++; skipped > skipBeforeSeek {
+			if g.before++; g.before > skipBeforeSeek {
 				return seekStart, from
 			}
 			return nextKey, 0
 		case s == math.MaxInt64:
 			return nextKey, 0 // the group's last possible key: the next is another group's
 		case s >= to:
-			return nextGroup, 0
+			return g.leave()
 		case !fn(Entry{Key: Key{Agg: agg, Group: group, Start: s}, Value: c.value()}):
 			return stop, 0
 		}

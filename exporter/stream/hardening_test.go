@@ -252,10 +252,20 @@ func TestRestoreWaitsForSlowBroker(t *testing.T) {
 	}
 	a := startInstance(t, cfg)
 	waitProcessed(t, a, float64(tr.sent))
+	// Stage 1 has processed every event; wait for stage 2 to commit windows to
+	// the changelog too, or the next instance has nothing to restore (on a busy
+	// machine stage 2 can trail by seconds).
+	changelog := cfg.ChangelogTopic("endpoint_1m")
+	adm := kadm.NewClient(client(t, addr))
+	waitFor(t, "stage 2 to write the changelog", func() bool {
+		ends, err := adm.ListEndOffsets(context.Background(), changelog)
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		return err == nil && n > 0
+	})
 	a.stop(t)
 
 	// Every fetch of the changelog now waits 4 s, the first eight of them.
-	changelog := cfg.ChangelogTopic("endpoint_1m")
 	id := c.TopicInfo(changelog).TopicID
 	var delayed atomic.Int32
 	c.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
