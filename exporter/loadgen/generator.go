@@ -42,7 +42,10 @@ func (c Config) Validate() error {
 	if c.Endpoints < 0 || c.Endpoints > MaxEndpoints {
 		return fmt.Errorf("endpoints: want 0 (the default profile) to %d, got %d", MaxEndpoints, c.Endpoints)
 	}
-	eps := c.EndpointProfiles()
+	var eps []EndpointProfile
+	if len(c.Incidents) > 0 {
+		eps = c.EndpointProfiles()
+	}
 	for i, r := range c.Regions {
 		if r == "" {
 			return fmt.Errorf("regions[%d]: empty", i)
