@@ -30,6 +30,9 @@ func addLoadgenCommand(app *kingpin.Application, g *globals) {
 	cmd.Flag("rate", "Events per second; above what one producer sustains, it runs flat out and reports its maximum.").Default("40000").IntVar(&o.rate)
 	cmd.Flag("duration", "Stop after this long (0: until interrupted).").Default("0").DurationVar(&o.duration)
 	cmd.Flag("total", "Stop after this many events (0: no limit).").Default("0").Int64Var(&o.total)
+	cmd.Flag("endpoints", "Cardinality: N > 0 draws from N synthetic endpoints /api/e0000 … of equal shares, the i-th with the method, latency and status mix of the "+
+		"i mod 8-th default endpoint, so that each adds a key to every aggregation grouped by endpoint (the default configuration holds about 11.4 keys per endpoint). "+
+		"0: the default 8 endpoints and their shares.").Default("0").IntVar(&o.endpoints)
 	cmd.Flag("seed", "Seed of the generator: the same seed draws the same events.").Default("1").Int64Var(&o.seed)
 	cmd.Flag("incident", "KIND:ENDPOINT:START_OFFSET:DURATION[:RATE_OR_FACTOR] (repeatable): from START_OFFSET after the start, for DURATION, "+
 		"error_spike raises ENDPOINT's 5xx rate to RATE (default 0.5) and latency_spike multiplies its latencies by FACTOR (default 10). "+
@@ -53,6 +56,7 @@ type loadgenOptions struct {
 	duration    time.Duration
 	total       int64
 	seed        int64
+	endpoints   int
 	incidents   []string
 	createTopic bool
 	partitions  int32
@@ -66,9 +70,12 @@ func runLoadgen(cfg *config.Config, o loadgenOptions) error {
 		return fmt.Errorf("--partitions must be > 0, got %d", o.partitions)
 	}
 	start := time.Now()
-	gcfg := loadgen.Config{Seed: o.seed}
+	if o.endpoints < 0 || o.endpoints > loadgen.MaxEndpoints {
+		return fmt.Errorf("--endpoints: want 0 (the default profile) to %d, got %d", loadgen.MaxEndpoints, o.endpoints)
+	}
+	gcfg := loadgen.Config{Seed: o.seed, Endpoints: o.endpoints}
 	for _, s := range o.incidents {
-		inc, err := parseIncident(s, start.UnixMilli())
+		inc, err := parseIncident(s, start.UnixMilli(), gcfg.EndpointProfiles())
 		if err != nil {
 			return err
 		}
@@ -100,6 +107,9 @@ func runLoadgen(cfg *config.Config, o loadgenOptions) error {
 		return err
 	}
 	fmt.Printf("kwindow loadgen: %d events/s to %s on %s, seed %d", o.rate, o.topic, strings.Join(k.Brokers, ","), o.seed)
+	if o.endpoints > 0 {
+		fmt.Printf(", %d synthetic endpoints", o.endpoints)
+	}
 	if o.duration > 0 {
 		fmt.Printf(", for %v", o.duration)
 	}
@@ -162,8 +172,9 @@ func loadgenTopic(ctx context.Context, cl *kgo.Client, brokers []string, cfg *co
 
 const incidentFormat = "KIND:ENDPOINT:START_OFFSET:DURATION[:RATE_OR_FACTOR], e.g. error_spike:/api/checkout:2m:1m:0.5"
 
-// parseIncident parses an --incident value; offsets count from startMs.
-func parseIncident(s string, startMs int64) (loadgen.Incident, error) {
+// parseIncident parses an --incident value; offsets count from startMs, and
+// its endpoint must be one of eps.
+func parseIncident(s string, startMs int64, eps []loadgen.EndpointProfile) (loadgen.Incident, error) {
 	bad := func(format string, args ...any) (loadgen.Incident, error) {
 		return loadgen.Incident{}, fmt.Errorf("--incident %q: %s", s, fmt.Sprintf(format, args...))
 	}
@@ -178,8 +189,8 @@ func parseIncident(s string, startMs int64) (loadgen.Incident, error) {
 	if inc.Endpoint == "*" {
 		inc.Endpoint = ""
 	}
-	if inc.Endpoint != "" && !slices.Contains(endpointPaths(), inc.Endpoint) {
-		return bad("endpoint %q: want one of %s, or * for all", inc.Endpoint, strings.Join(endpointPaths(), ", "))
+	if inc.Endpoint != "" && !slices.ContainsFunc(eps, func(e loadgen.EndpointProfile) bool { return e.Path == inc.Endpoint }) {
+		return bad("endpoint %q: want one of %s, or * for all", inc.Endpoint, endpointList(eps))
 	}
 	offset, err := time.ParseDuration(f[2])
 	if err != nil || offset < 0 {
@@ -207,10 +218,16 @@ func parseIncident(s string, startMs int64) (loadgen.Incident, error) {
 	return inc, nil
 }
 
-func endpointPaths() []string {
+// endpointList names the endpoints of eps, the first and last few of a long list.
+func endpointList(eps []loadgen.EndpointProfile) string {
 	var paths []string
-	for _, e := range loadgen.Endpoints() {
-		paths = append(paths, e.Path)
+	for i, e := range eps {
+		if len(eps) > 10 && i == 4 {
+			paths = append(paths, "…")
+		}
+		if len(eps) <= 10 || i < 4 || i >= len(eps)-4 {
+			paths = append(paths, e.Path)
+		}
 	}
-	return paths
+	return strings.Join(paths, ", ")
 }

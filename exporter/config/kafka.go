@@ -130,4 +130,9 @@ type State struct {
 	// BlockCacheSize is the RocksDB read cache shared by every store (bytes),
 	// > 0. Default 64 MiB.
 	BlockCacheSize int64 `yaml:"block_cache_size"`
+	// MemtableBudget bounds the RocksDB write buffers (memtables) of every store
+	// of the instance together (bytes): each of the repartition topic's
+	// partitions gets an equal share for its two memtables, and no memtable less
+	// than 1 MiB. At least 2 MiB. Default 32 MiB.
+	MemtableBudget int64 `yaml:"memtable_budget"`
 }

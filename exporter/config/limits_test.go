@@ -200,6 +200,11 @@ func TestLimits(t *testing.T) {
 	f(agg+"state: {block_cache_size: 0}\n", "config k.yml:4: state.block_cache_size: must be > 0, got 0")
 	f(agg+"state: {block_cache_size: -1}\n", "config k.yml:4: state.block_cache_size: must be > 0, got -1")
 	f(agg+"state: {block_cache_size: 1}\n", "")
+	f(agg+"state: {memtable_budget: 0}\n", "config k.yml:4: state.memtable_budget: must be >= 2097152 (two memtables of 1 MiB), got 0")
+	f(agg+"state: {memtable_budget: -1}\n", "config k.yml:4: state.memtable_budget: must be >= 2097152 (two memtables of 1 MiB), got -1")
+	f(agg+"state: {memtable_budget: 2097151}\n", "config k.yml:4: state.memtable_budget: must be >= 2097152 (two memtables of 1 MiB), got 2097151")
+	f(agg+"state: {memtable_budget: 2097152}\n", "")
+	f(agg+"state: {memtable_budget: 9223372036854775807}\n", "")
 	f(agg+"state: {dir: ''}\n", "config k.yml:4: state.dir: must be set (remove it for the default, data)")
 
 	// SASL needs a password: franz-go refuses an empty one at the first connection.
@@ -304,7 +309,7 @@ func TestExplicitZeros(t *testing.T) {
 	a := c.Aggregations[0]
 	if a.MaxKeys != DefaultMaxKeys || a.Retention != Duration(24*time.Hour) || c.Stream.CommitInterval != Duration(100*time.Millisecond) ||
 		c.Stream.SessionTimeout != Duration(45*time.Second) || c.Kafka.FetchMaxWait != Duration(250*time.Millisecond) ||
-		c.Kafka.FetchMaxBytes != 8<<20 || c.State.BlockCacheSize != 64<<20 || c.Metrics.IdleWindows != 5 || c.Stream.ReplicationFactor != -1 {
+		c.Kafka.FetchMaxBytes != 8<<20 || c.State.BlockCacheSize != 64<<20 || c.State.MemtableBudget != 32<<20 || c.Metrics.IdleWindows != 5 || c.Stream.ReplicationFactor != -1 {
 		t.Errorf("defaults not applied: %+v %+v", a, c)
 	}
 	for _, field := range []string{
@@ -312,7 +317,7 @@ func TestExplicitZeros(t *testing.T) {
 		"stream: {commit_interval: 0s}", "stream: {session_timeout: 0s}", "stream: {replication_factor: 0}",
 		"stream: {input_topic: ''}", "stream: {dead_letter_topic: ''}", "stream: {output_topic: ''}", "stream: {application_id: ''}",
 		"kafka: {fetch_max_wait: 0s}", "kafka: {fetch_max_bytes: 0}", "kafka: {fetch_max_partition_bytes: 0}",
-		"state: {block_cache_size: 0}", "state: {store: ''}", "metrics: {idle_windows: 0}",
+		"state: {block_cache_size: 0}", "state: {memtable_budget: 0}", "state: {store: ''}", "metrics: {idle_windows: 0}",
 		"events: {max_size: 0}", "events: {max_dimension_length: 0}", "events: {max_future_skew: 0s}",
 	} {
 		if _, err := Parse("k.yml", []byte(agg+field+"\n")); err == nil {

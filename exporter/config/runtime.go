@@ -84,6 +84,9 @@ func (c *Config) validateRuntime(p *problems) {
 	if st.BlockCacheSize < 1 {
 		p.add("state.block_cache_size", "must be > 0, got %d", st.BlockCacheSize)
 	}
+	if st.MemtableBudget < 2<<20 {
+		p.add("state.memtable_budget", "must be >= 2097152 (two memtables of 1 MiB), got %d", st.MemtableBudget)
+	}
 }
 
 func (c *Config) validateStream(p *problems) {

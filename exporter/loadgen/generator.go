@@ -27,6 +27,10 @@ type Incident struct {
 // Config configures a Generator; its zero value is a valid default.
 type Config struct {
 	Seed int64
+	// Endpoints, when > 0, replaces the default endpoints (see Endpoints) with that
+	// many synthetic ones of equal shares, for tests of cardinality; see
+	// Config.EndpointProfiles. At most MaxEndpoints.
+	Endpoints int
 	// Regions replaces the default regions (see DefaultRegions), with equal shares.
 	Regions   []string
 	Incidents []Incident
@@ -35,6 +39,13 @@ type Config struct {
 // Validate reports the first problem of c. New does not need it (it ignores incidents
 // that cannot apply), but a command line should refuse them.
 func (c Config) Validate() error {
+	if c.Endpoints < 0 || c.Endpoints > MaxEndpoints {
+		return fmt.Errorf("endpoints: want 0 (the default profile) to %d, got %d", MaxEndpoints, c.Endpoints)
+	}
+	var eps []EndpointProfile
+	if len(c.Incidents) > 0 {
+		eps = c.EndpointProfiles()
+	}
 	for i, r := range c.Regions {
 		if r == "" {
 			return fmt.Errorf("regions[%d]: empty", i)
@@ -42,7 +53,7 @@ func (c Config) Validate() error {
 	}
 	for i, inc := range c.Incidents {
 		name := fmt.Sprintf("incidents[%d]", i)
-		if inc.Endpoint != "" && endpointIndex(inc.Endpoint) < 0 {
+		if inc.Endpoint != "" && endpointIndex(eps, inc.Endpoint) < 0 {
 			return fmt.Errorf("%s.endpoint: unknown endpoint %q", name, inc.Endpoint)
 		}
 		if inc.End <= inc.Start {
@@ -64,8 +75,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func endpointIndex(path string) int {
-	for i, e := range endpoints {
+func endpointIndex(eps []EndpointProfile, path string) int {
+	for i, e := range eps {
 		if e.Path == path {
 			return i
 		}
@@ -86,6 +97,8 @@ type Request struct {
 // Generator draws requests. It is not safe for concurrent use.
 type Generator struct {
 	rng       *rand.Rand
+	endpoints []EndpointProfile
+	login     []bool    // whether endpoints[i] answers as /api/login does
 	epCum     []float64 // cumulative endpoint weights
 	regions   []string
 	regionCum []float64
@@ -96,7 +109,11 @@ type Generator struct {
 func New(cfg Config) *Generator {
 	seed := uint64(cfg.Seed)
 	g := &Generator{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	g.epCum = cumulative(len(endpoints), func(i int) float64 { return endpoints[i].Weight })
+	g.endpoints = cfg.EndpointProfiles()
+	for i := range g.endpoints {
+		g.login = append(g.login, endpoints[i%len(endpoints)].Path == loginPath)
+	}
+	g.epCum = cumulative(len(g.endpoints), func(i int) float64 { return g.endpoints[i].Weight })
 	if len(cfg.Regions) == 0 {
 		for _, r := range defaultRegions {
 			g.regions = append(g.regions, r.v)
@@ -107,7 +124,7 @@ func New(cfg Config) *Generator {
 		g.regionCum = cumulative(len(g.regions), func(int) float64 { return 1 })
 	}
 	for _, inc := range cfg.Incidents {
-		if (inc.Kind == ErrorSpike || inc.Kind == LatencySpike) && (inc.Endpoint == "" || endpointIndex(inc.Endpoint) >= 0) {
+		if (inc.Kind == ErrorSpike || inc.Kind == LatencySpike) && (inc.Endpoint == "" || endpointIndex(g.endpoints, inc.Endpoint) >= 0) {
 			g.incidents = append(g.incidents, inc)
 		}
 	}
@@ -128,13 +145,19 @@ func cumulative(n int, w func(int) float64) []float64 {
 	return cum
 }
 
+// pick returns the first i with u < cum[i], or the last index if there is none:
+// a binary search, as synthetic endpoints may number many thousands.
 func pick(cum []float64, u float64) int {
-	for i, c := range cum {
-		if u < c {
-			return i
+	lo, hi := 0, len(cum)-1
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if u < cum[m] {
+			hi = m
+		} else {
+			lo = m + 1
 		}
 	}
-	return len(cum) - 1
+	return lo
 }
 
 func pickWeighted[T any](ws []weighted[T], u float64) T {
@@ -150,7 +173,8 @@ func pickWeighted[T any](ws []weighted[T], u float64) T {
 // Next draws one request at event time t (unix ms). The random draws do not depend on
 // incidents, so an incident changes the requests it affects and nothing else.
 func (g *Generator) Next(t int64) Request {
-	ep := &endpoints[pick(g.epCum, g.rng.Float64())]
+	i := pick(g.epCum, g.rng.Float64())
+	ep := &g.endpoints[i]
 	uStatus, uCode := g.rng.Float64(), g.rng.Float64()
 	norm := g.rng.NormFloat64()
 	region := g.regions[pick(g.regionCum, g.rng.Float64())]
@@ -174,14 +198,14 @@ func (g *Generator) Next(t int64) Request {
 	case uStatus < serverRate:
 		status = pickWeighted(serverErrors, uCode)
 	case uStatus < serverRate+ep.ClientErrorRate:
-		if ep.Path == "/api/login" {
+		if g.login[i] {
 			status = pickWeighted(loginErrors, uCode)
 		} else {
 			status = pickWeighted(clientErrors, uCode)
 		}
 	case ep.Method == "GET":
 		status = pickWeighted(getSuccess, uCode)
-	case ep.Path == "/api/login":
+	case g.login[i]:
 		status = 200
 	default:
 		status = pickWeighted(postSuccess, uCode)

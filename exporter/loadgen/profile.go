@@ -1,5 +1,7 @@
 package loadgen
 
+import "fmt"
+
 // EndpointProfile is the traffic model of one endpoint.
 type EndpointProfile struct {
 	Path   string
@@ -23,14 +25,43 @@ var endpoints = []EndpointProfile{
 	{Path: "/api/search", Method: "GET", Weight: 0.12, MedianMs: 150, Sigma: 0.75, ClientErrorRate: 0.02, ServerErrorRate: 0.005},
 	{Path: "/api/orders", Method: "GET", Weight: 0.10, MedianMs: 40, Sigma: 0.5, ClientErrorRate: 0.03, ServerErrorRate: 0.004},
 	{Path: "/api/cart", Method: "POST", Weight: 0.10, MedianMs: 30, Sigma: 0.4, ClientErrorRate: 0.04, ServerErrorRate: 0.004},
-	{Path: "/api/login", Method: "POST", Weight: 0.08, MedianMs: 60, Sigma: 0.5, ClientErrorRate: 0.10, ServerErrorRate: 0.003},
+	{Path: loginPath, Method: "POST", Weight: 0.08, MedianMs: 60, Sigma: 0.5, ClientErrorRate: 0.10, ServerErrorRate: 0.003},
 	{Path: "/api/checkout", Method: "POST", Weight: 0.05, MedianMs: 220, Sigma: 0.55, ClientErrorRate: 0.05, ServerErrorRate: 0.02},
 	{Path: "/health", Method: "GET", Weight: 0.05, MedianMs: 1, Sigma: 0.2},
 }
 
-// Endpoints returns the endpoint profiles the generator draws from, so that tests can
-// compute what to expect.
+// loginPath answers with its own status mix (see loginErrors), and so do the
+// synthetic endpoints modelled on it.
+const loginPath = "/api/login"
+
+// MaxEndpoints bounds Config.Endpoints: a million synthetic endpoints take some
+// 100 MB of profiles, more than any test of cardinality needs.
+const MaxEndpoints = 1_000_000
+
+// Endpoints returns the default endpoint profiles, so that tests can compute what
+// to expect.
 func Endpoints() []EndpointProfile { return append([]EndpointProfile(nil), endpoints...) }
+
+// EndpointProfiles returns the endpoints a generator of c draws from: the default
+// ones, or with c.Endpoints = n > 0, n synthetic ones /api/e0000 … of share 1/n
+// each, the i-th with the method, latency and error rates of default endpoint
+// i mod 8 (and its status mix: the ones modelled on /api/login answer as it does).
+// A synthetic endpoint is a distinct key of every aggregation grouped by
+// endpoint, so n sets the cardinality while the traffic mix stays realistic.
+// n is capped at MaxEndpoints.
+func (c Config) EndpointProfiles() []EndpointProfile {
+	if c.Endpoints <= 0 {
+		return Endpoints()
+	}
+	n := min(c.Endpoints, MaxEndpoints)
+	eps := make([]EndpointProfile, n)
+	for i := range eps {
+		eps[i] = endpoints[i%len(endpoints)]
+		eps[i].Path = fmt.Sprintf("/api/e%04d", i)
+		eps[i].Weight = 1 / float64(n)
+	}
+	return eps
+}
 
 type weighted[T any] struct {
 	v T

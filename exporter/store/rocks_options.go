@@ -13,6 +13,8 @@ import (
 // a 2-core box with modest memory running one store per input partition:
 // each store may hold MaxWriteBuffers × WriteBufferSize (32 MiB) of
 // memtables, and all of them share one block cache when given BlockCache.
+// A process running several stores sets MemtableBudget and Stores instead, so
+// that their memtables together stay within one budget.
 type RocksOptions struct {
 	// BlockCache is shared with the process's other stores, so that read
 	// memory is bounded per process, not per partition. Nil gives the store
@@ -25,10 +27,22 @@ type RocksOptions struct {
 	// charged to it too (see OpenRocks), so it is the whole read budget.
 	BlockCacheSize int64
 
-	// WriteBufferSize is the size in bytes of one memtable. Default 16 MiB:
-	// many commit intervals of dirty aggregates fit before a flush, and each
-	// flush writes an L0 file of about that size.
+	// WriteBufferSize is the size in bytes of one memtable. Default 16 MiB
+	// (without MemtableBudget): many commit intervals of dirty aggregates fit
+	// before a flush, and each flush writes an L0 file of about that size.
 	WriteBufferSize int64
+
+	// MemtableBudget, when WriteBufferSize is 0, is the memtable memory in
+	// bytes that Stores stores share: each store's MaxWriteBuffers memtables
+	// get an equal share of it, and no memtable less than 1 MiB (so Stores ×
+	// MaxWriteBuffers MiB is the least it can be). RocksDB can share one budget
+	// between databases dynamically (a WriteBufferManager), but neither
+	// RocksDB 7.8's C API nor grocksdb exposes it, so the budget is split up
+	// front: a process running fewer than Stores stores uses less of it.
+	MemtableBudget int64
+
+	// Stores is how many stores share MemtableBudget. Default 1.
+	Stores int
 
 	// MaxWriteBuffers is how many memtables, the active one included, may
 	// exist before writes stall. Default 2: one takes writes while the other
@@ -60,6 +74,7 @@ const (
 	defaultMaxWriteBuffers   = 2
 	defaultMaxBackgroundJobs = 2
 	defaultBloomBitsPerKey   = 10
+	minBudgetWriteBuffer     = 1 << 20
 )
 
 // withDefaults checks o and fills in the defaults of its zero fields.
@@ -75,8 +90,13 @@ func (o RocksOptions) withDefaults() (RocksOptions, error) {
 		return v
 	}
 	o.BlockCacheSize = positive("BlockCacheSize", o.BlockCacheSize, defaultBlockCacheSize)
-	o.WriteBufferSize = positive("WriteBufferSize", o.WriteBufferSize, defaultWriteBufferSize)
 	o.MaxWriteBuffers = int(positive("MaxWriteBuffers", int64(o.MaxWriteBuffers), defaultMaxWriteBuffers))
+	o.Stores = int(positive("Stores", int64(o.Stores), 1))
+	o.MemtableBudget = positive("MemtableBudget", o.MemtableBudget, 0)
+	if o.WriteBufferSize == 0 && o.MemtableBudget > 0 {
+		o.WriteBufferSize = max(o.MemtableBudget/int64(o.Stores)/int64(o.MaxWriteBuffers), minBudgetWriteBuffer)
+	}
+	o.WriteBufferSize = positive("WriteBufferSize", o.WriteBufferSize, defaultWriteBufferSize)
 	o.MaxBackgroundJobs = int(positive("MaxBackgroundJobs", int64(o.MaxBackgroundJobs), defaultMaxBackgroundJobs))
 	switch {
 	case math.IsNaN(o.BloomBitsPerKey) || o.BloomBitsPerKey < 0 || o.BloomBitsPerKey > 100:

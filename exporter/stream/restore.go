@@ -130,7 +130,11 @@ func (rt *Runtime) openStore(ctx context.Context, p int32) (store.Store, error) 
 		// The write-ahead log (unsynced) makes every committed write survive a
 		// crash of the process, so a restart after SIGKILL replays only the
 		// changelog tail written since the last commit, not the whole changelog.
-		if st, err = store.OpenRocks(dir, store.RocksOptions{BlockCache: rt.cache, WAL: true}); err != nil {
+		// The memtables of the stores share state.memtable_budget: one share per
+		// repartition partition, the most stores this instance may hold.
+		o := store.RocksOptions{BlockCache: rt.cache, WAL: true,
+			MemtableBudget: rt.cfg.State.MemtableBudget, Stores: int(rt.repPartsSeen.Load())}
+		if st, err = store.OpenRocks(dir, o); err != nil {
 			release()
 			return nil, err
 		}
