@@ -29,7 +29,9 @@ import (
 // production; what is measured is the query from the Node call to the merged
 // answer: planning, the local reads, the requests to the other instances (gob
 // over HTTP with pooled connections) and the merge. Kafka is not involved.
-// Each benchmark reports the p50 and p99 of its queries' latencies.
+// Each benchmark reports the p50 and p99 of its queries' latencies. Each key
+// also has its hourly rollup (the 60 windows merged, as stage 2 stores it), which
+// the many-key queries read unless asked for windows (max_resolution).
 const (
 	benchKeys       = 1000
 	benchParts      = 6
@@ -72,7 +74,8 @@ func TestMain(m *testing.M) {
 func benchConfig() (*config.Config, error) {
 	return config.Parse("bench.yml", []byte(`
 aggregations:
-  - {name: endpoint_1m, group_by: [endpoint], window: {type: tumbling, size: 1m}, grace: 5s, quantiles: [0.5, 0.99]}
+  - {name: endpoint_1m, group_by: [endpoint], window: {type: tumbling, size: 1m}, grace: 5s, quantiles: [0.5, 0.99],
+     rollups: [{resolution: 1h, retention: 30d}]}
 kafka: {brokers: ["127.0.0.1:1"]}
 stream: {application_id: bench, instance_id: a}
 `))
@@ -92,6 +95,7 @@ func newBenchGroup(dir string) (*benchGroup, error) {
 		group := store.AppendGroup(nil, []byte(ep))
 		p := combine.Partition(combine.AppendDeltaKey(nil, "endpoint_1m", string(group)), benchParts)
 		owner[ep] = int(p) % benchInstances
+		hourly := aggregate.New(*cfg.Sketch.Schema, true)
 		for m := range int64(benchWindowSpan) {
 			a := aggregate.New(*cfg.Sketch.Schema, true)
 			for range 200 {
@@ -107,7 +111,13 @@ func newBenchGroup(dir string) (*benchGroup, error) {
 				return nil, err
 			}
 			batches[p].Put(store.Key{Agg: "endpoint_1m", Group: group, Start: t0 + m*minute}, val)
+			hourly.Merge(a)
 		}
+		val, err := aggregate.Value{End: t0 + benchWindowSpan*minute, Last: t0 + benchWindowSpan*minute - 1, Agg: hourly}.AppendBinary(nil)
+		if err != nil {
+			return nil, err
+		}
+		batches[p].Put(store.Key{Agg: store.RollupAgg("endpoint_1m", benchWindowSpan*minute), Group: group, Start: t0}, val)
 	}
 	var stores [benchInstances][]stream.StoreInfo
 	for p := range benchParts {
@@ -195,7 +205,8 @@ func BenchmarkOneKey(b *testing.B) {
 	g := benchGroupOnce(b)
 	ep := "/api/v1/endpoint/0042"
 	q := query.RangeQuery{Aggregation: "endpoint_1m", Filters: []query.Matcher{{Dim: "endpoint", Op: query.Equal, Value: ep}},
-		From: g.t0, To: g.t0 + benchWindowSpan*minute, Step: benchWindowSpan * minute, Measures: []query.Measure{benchCount, benchP99}}
+		From: g.t0, To: g.t0 + benchWindowSpan*minute, Step: benchWindowSpan * minute, Measures: []query.Measure{benchCount, benchP99},
+		MaxResolution: minute} // the 60 windows, not the key's hourly rollup
 	for _, c := range []struct {
 		name string
 		node *Node
@@ -212,22 +223,39 @@ func BenchmarkOneKey(b *testing.B) {
 	}
 }
 
+// benchLevels are the two ways to answer an hour: its 60 one-minute windows
+// per key, or one hourly rollup per key.
+var benchLevels = []struct {
+	name        string
+	maxRes, res int64 // the query's max_resolution, the answer's resolution
+}{{"windows", minute, minute}, {"rollups", 0, benchWindowSpan * minute}}
+
 // BenchmarkAllKeys: the 1,000 keys over one hour grouped by key, count and p99
 // at a one-hour step, from all three instances (two of them remote).
 func BenchmarkAllKeys(b *testing.B) {
 	g := benchGroupOnce(b)
-	q := query.RangeQuery{Aggregation: "endpoint_1m", GroupBy: []string{"endpoint"}, From: g.t0, To: g.t0 + benchWindowSpan*minute,
-		Step: benchWindowSpan * minute, Measures: []query.Measure{benchCount, benchP99}}
-	latencies(b, func() error {
-		r, _, err := g.nodes[0].Range(context.Background(), q, api.ReadOptions{})
-		if err == nil && len(r.Series) != benchKeys {
-			err = fmt.Errorf("wrong answer: %d series", len(r.Series))
-		}
-		return err
-	})
+	for _, l := range benchLevels {
+		b.Run(l.name, func(b *testing.B) {
+			q := query.RangeQuery{Aggregation: "endpoint_1m", GroupBy: []string{"endpoint"}, From: g.t0, To: g.t0 + benchWindowSpan*minute,
+				Step: benchWindowSpan * minute, Measures: []query.Measure{benchCount, benchP99}, MaxResolution: l.maxRes}
+			latencies(b, func() error {
+				r, _, err := g.nodes[0].Range(context.Background(), q, api.ReadOptions{})
+				switch {
+				case err != nil:
+				case len(r.Series) != benchKeys:
+					err = fmt.Errorf("wrong answer: %d series", len(r.Series))
+				case r.Series[0].Points[0].Agg.Count != 200*benchWindowSpan || r.Series[0].Points[0].Resolution != l.res:
+					p := r.Series[0].Points[0]
+					err = fmt.Errorf("wrong answer: %d events at resolution %d", p.Agg.Count, p.Resolution)
+				}
+				return err
+			})
+		})
+	}
 }
 
-// BenchmarkTopK: the ten keys with the largest p99 over one hour, among 1,000.
+// BenchmarkTopK: the ten keys with the largest p99 over one hour, among 1,000
+// (top-k reads the coarsest resolution that fits: the hourly rollups).
 func BenchmarkTopK(b *testing.B) {
 	g := benchGroupOnce(b)
 	q := query.TopKQuery{Aggregation: "endpoint_1m", From: g.t0, To: g.t0 + benchWindowSpan*minute, Measure: benchP99, K: 10}
