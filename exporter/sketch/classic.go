@@ -22,6 +22,7 @@ import "math"
 // values count in every bucket (the bounds are positive); the zero bucket's
 // values, |v| <= ZeroThreshold, count from the first bound >= ZeroThreshold.
 func (s *Sketch) ClassicCounts(upper []float64, counts []uint64) {
+	s = s.decoded()
 	neg := s.neg.count()
 	k := 0
 	for ; k < len(upper) && upper[k] < ZeroThreshold; k++ {

@@ -28,6 +28,7 @@ func (s *Sketch) UnmarshalBinary(data []byte) error {
 	s.count, s.zero, s.sum, s.min, s.max = h.count, h.zero, h.sum, h.min, h.max
 	s.pos.fill(h.pos, sc.pos)
 	s.neg.fill(h.neg, sc.neg)
+	s.enc = nil
 	return nil
 }
 
@@ -240,12 +241,15 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 		return h
 	}
 	h.lo, h.hi, h.span = int32(first), int32(last), int(span)
-	if cap(*counts) < h.span {
-		*counts = make([]uint64, h.span, max(h.span, initialLen))
+	var dst []uint64 // nil: only validate (Load)
+	if counts != nil {
+		if cap(*counts) < h.span {
+			*counts = make([]uint64, h.span, max(h.span, initialLen))
+		}
+		*counts = (*counts)[:h.span]
+		dst = *counts
+		clear(dst) // once: a call per empty run would cost more
 	}
-	*counts = (*counts)[:h.span]
-	dst := *counts
-	clear(dst) // once: a call per empty run would cost more
 	// The loop is the decoder's hot path (a query reads every window's buckets
 	// through it): it indexes the data, with one-byte varints inline.
 	p, j := d.data, 0
@@ -263,7 +267,9 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 				d.fail("counts overflow")
 				return h
 			}
-			dst[k] = c
+			if dst != nil {
+				dst[k] = c
+			}
 			k++
 			continue
 		}

@@ -44,6 +44,9 @@ var (
 // The total count is not stored: it is the zero count plus the bucket counts. An empty
 // sketch takes 5 bytes; 100k log-normal latencies at schema 6 about 1 KB.
 func (s *Sketch) AppendBinary(dst []byte) ([]byte, error) {
+	if s.enc != nil {
+		return append(dst, s.enc...), nil
+	}
 	dst = append(dst, encodingVersion, byte(int8(s.schema)))
 	dst = binary.AppendUvarint(dst, s.zero)
 	dst = s.pos.appendBinary(dst)

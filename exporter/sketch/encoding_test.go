@@ -220,11 +220,24 @@ func FuzzUnmarshal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := New(DefaultSchema)
+		var frozen Sketch
+		lerr := frozen.Load(data)
 		if err := s.UnmarshalBinary(data); err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrVersion) {
 				t.Fatalf("error %v wraps neither ErrCorrupt nor ErrVersion", err)
 			}
+			if lerr == nil || lerr.Error() != err.Error() {
+				t.Fatalf("Load: %v, UnmarshalBinary: %v", lerr, err)
+			}
 			return
+		}
+		if lerr != nil {
+			t.Fatalf("Load refuses what UnmarshalBinary decodes: %v", lerr)
+		}
+		for _, q := range testQuantiles {
+			if g, w := frozen.Quantile(q), s.Quantile(q); !sameFloat(g, w, 0) {
+				t.Fatalf("frozen Quantile(%v) = %v, decoded %v", q, g, w)
+			}
 		}
 		checkInvariants(t, s)
 		enc, _ := s.MarshalBinary()

@@ -1,5 +1,7 @@
 package sketch
 
+import "fmt"
+
 // Merge adds the values counted by o to s, exactly: bucket by bucket, as if every value
 // added to o had been added to s. If the schemas differ, the result has the lower one (s is
 // downscaled first, o's buckets are mapped as it is read); o is never modified. Merge may
@@ -11,6 +13,15 @@ func (s *Sketch) Merge(o *Sketch) {
 	}
 	if o == s {
 		o = s.Clone()
+	}
+	if o.enc != nil {
+		if err := s.MergeBinary(o.enc); err != nil {
+			panic(fmt.Sprintf("sketch: a frozen sketch's encoding no longer decodes: %v", err))
+		}
+		return
+	}
+	if s.enc != nil {
+		s.thaw()
 	}
 	pos, neg := extentOf(&o.pos), extentOf(&o.neg)
 	delta := s.lowerFor(o.schema, pos, neg)
@@ -101,6 +112,9 @@ func (s *Sketch) Downscale(schema int32) {
 func (s *Sketch) downscale(schema int32) {
 	if schema >= s.schema {
 		return
+	}
+	if s.enc != nil {
+		s.thaw()
 	}
 	delta := s.schema - schema
 	s.pos.downscale(delta)

@@ -20,6 +20,9 @@ func (s *Sketch) MergeBinary(data []byte) error {
 	if err != nil {
 		return err
 	}
+	if s.enc != nil {
+		s.thaw()
+	}
 	pos, neg := h.pos.extent(), h.neg.extent()
 	delta := s.lowerFor(h.schema, pos, neg)
 	mergeBuckets(&s.pos, &buckets{offset: h.pos.lo, counts: sc.pos}, pos, delta)

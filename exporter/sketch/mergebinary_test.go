@@ -114,34 +114,7 @@ func TestMergeBinaryEncodings(t *testing.T) {
 // TestMergeBinaryErrors: every corrupt input UnmarshalBinary refuses,
 // MergeBinary refuses with the same error, leaving the sketch as it was.
 func TestMergeBinaryErrors(t *testing.T) {
-	valid, _ := sketchOf(0, []float64{1, 1, 4, 0, -0.5}).MarshalBinary()
-	f64 := func(v float64) []byte { return binary.LittleEndian.AppendUint64(nil, math.Float64bits(v)) }
-	corrupt := [][]byte{
-		nil,
-		{1},
-		{2, 6, 0, 0, 0},
-		{1, 9, 0, 0, 0},
-		append(bytes.Clone(valid), 0),
-		{1, 6, 0, 0},
-		{1, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0},
-		{1, 6, 0, 0x80, 0x20, 0, 1},
-		bytes.Join([][]byte{{1, 0, 0, 2, 0, 0, 0, 1, 0}, f64(2), f64(2), f64(2)}, nil),
-		bytes.Join([][]byte{{1, 0, 0, 2, 0, 1, 0, 0, 0}, f64(1), f64(1), f64(1)}, nil),
-		bytes.Join([][]byte{{1, 0, 0, 2, 0}, binary.AppendUvarint(nil, math.MaxUint64), binary.AppendUvarint(nil, 1), {0}}, nil),
-		bytes.Join([][]byte{{1, 0, 0, 1, 4, 1, 0}, f64(3), f64(3.5), f64(3)}, nil), // min above max
-		bytes.Join([][]byte{{1, 0, 0, 1, 4, 2, 0}, f64(3), f64(1.5), f64(3)}, nil), // min outside its bucket
-		bytes.Join([][]byte{{1, 0, 0, 1, 4, 1, 0}, f64(3), f64(3), f64(math.Inf(1))}, nil),
-	}
-	for n := range len(valid) {
-		corrupt = append(corrupt, valid[:n])
-	}
-	for i := range len(valid) {
-		for _, x := range []byte{0, 0x7f, 0x80, 0xff} {
-			b := bytes.Clone(valid)
-			b[i] = x
-			corrupt = append(corrupt, b)
-		}
-	}
+	corrupt := corruptEncodings()
 	for i, data := range corrupt {
 		t.Run(fmt.Sprintf("%d/%x", i, data), func(t *testing.T) {
 			s := sketchOf(6, mixedValues(31, 1000))
@@ -217,4 +190,38 @@ func FuzzMergeBinary(f *testing.F) {
 		sameState(t, got, ref)
 		checkInvariants(t, got)
 	})
+}
+
+// corruptEncodings are inputs UnmarshalBinary must refuse (and some mutations of
+// a valid encoding, which may still be valid).
+func corruptEncodings() [][]byte {
+	valid, _ := sketchOf(0, []float64{1, 1, 4, 0, -0.5}).MarshalBinary()
+	f64 := func(v float64) []byte { return binary.LittleEndian.AppendUint64(nil, math.Float64bits(v)) }
+	corrupt := [][]byte{
+		nil,
+		{1},
+		{2, 6, 0, 0, 0},
+		{1, 9, 0, 0, 0},
+		append(bytes.Clone(valid), 0),
+		{1, 6, 0, 0},
+		{1, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0},
+		{1, 6, 0, 0x80, 0x20, 0, 1},
+		bytes.Join([][]byte{{1, 0, 0, 2, 0, 0, 0, 1, 0}, f64(2), f64(2), f64(2)}, nil),
+		bytes.Join([][]byte{{1, 0, 0, 2, 0, 1, 0, 0, 0}, f64(1), f64(1), f64(1)}, nil),
+		bytes.Join([][]byte{{1, 0, 0, 2, 0}, binary.AppendUvarint(nil, math.MaxUint64), binary.AppendUvarint(nil, 1), {0}}, nil),
+		bytes.Join([][]byte{{1, 0, 0, 1, 4, 1, 0}, f64(3), f64(3.5), f64(3)}, nil), // min above max
+		bytes.Join([][]byte{{1, 0, 0, 1, 4, 2, 0}, f64(3), f64(1.5), f64(3)}, nil), // min outside its bucket
+		bytes.Join([][]byte{{1, 0, 0, 1, 4, 1, 0}, f64(3), f64(3), f64(math.Inf(1))}, nil),
+	}
+	for n := range len(valid) {
+		corrupt = append(corrupt, valid[:n])
+	}
+	for i := range len(valid) {
+		for _, x := range []byte{0, 0x7f, 0x80, 0xff} {
+			b := bytes.Clone(valid)
+			b[i] = x
+			corrupt = append(corrupt, b)
+		}
+	}
+	return corrupt
 }

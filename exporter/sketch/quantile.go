@@ -37,6 +37,12 @@ func (s *Sketch) Quantile(q float64) float64 {
 		return s.max
 	}
 	r := rank(q, s.count)
+	if s.enc != nil {
+		if !s.neg.any && r > s.zero {
+			return s.quantileFrozen(r - s.zero)
+		}
+		s = s.decoded()
+	}
 	var est float64
 	if n := s.neg.count(); r <= n {
 		// Negative values come first, the most negative (highest index) first.

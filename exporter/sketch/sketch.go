@@ -26,6 +26,9 @@ type Sketch struct {
 	sum        float64
 	min, max   float64 // +Inf and -Inf while empty
 	pos, neg   buckets
+	// enc, if not nil, holds the buckets as an encoding (Load): pos and neg then
+	// have their extents but no counts.
+	enc []byte
 }
 
 // New returns an empty sketch with the given schema. It panics if schema is outside
@@ -61,6 +64,9 @@ func (s *Sketch) AddN(v float64, n uint64) {
 	abs := bits &^ signBit
 	if abs >= infBits || n == 0 {
 		return
+	}
+	if s.enc != nil {
+		s.thaw()
 	}
 	s.count += n
 	if n == 1 {
@@ -152,18 +158,25 @@ func (s *Sketch) Reset() {
 // Clone returns a deep copy of s, its bucket arrays trimmed to the non-empty buckets.
 func (s *Sketch) Clone() *Sketch {
 	c := *s
+	if s.enc != nil {
+		// The encoding is never modified: the clone shares it.
+		c.pos, c.neg = buckets{lo: s.pos.lo, hi: s.pos.hi, any: s.pos.any}, buckets{lo: s.neg.lo, hi: s.neg.hi, any: s.neg.any}
+		return &c
+	}
 	c.pos, c.neg = s.pos.clone(), s.neg.clone()
 	return &c
 }
 
 // ForEachBucket calls fn for each non-empty positive bucket in increasing index order.
 // Bucket index i covers (base^(i-1), base^i], base = 2^(2^-Schema()).
-func (s *Sketch) ForEachBucket(fn func(index int32, count uint64)) { s.pos.forEach(fn) }
+func (s *Sketch) ForEachBucket(fn func(index int32, count uint64)) { s.decoded().pos.forEach(fn) }
 
 // ForEachNegativeBucket calls fn for each non-empty negative bucket in increasing index
 // order. Negative bucket index i holds the values v with -v in (base^(i-1), base^i], so
 // increasing index means decreasing value.
-func (s *Sketch) ForEachNegativeBucket(fn func(index int32, count uint64)) { s.neg.forEach(fn) }
+func (s *Sketch) ForEachNegativeBucket(fn func(index int32, count uint64)) {
+	s.decoded().neg.forEach(fn)
+}
 
 // NativeBuckets returns the non-empty buckets as prometheus.NewConstNativeHistogram
 // (client_golang v1.25.0) takes them: bucket index to count, never nil. Export a sketch as
@@ -175,6 +188,7 @@ func (s *Sketch) ForEachNegativeBucket(fn func(index int32, count uint64)) { s.n
 // Counts are converted to int64; a bucket would need 2^63 values to overflow.
 func (s *Sketch) NativeBuckets() (positive, negative map[int]int64) {
 	positive, negative = make(map[int]int64), make(map[int]int64)
+	s = s.decoded()
 	s.pos.forEach(func(i int32, c uint64) { positive[int(i)] = int64(c) })
 	s.neg.forEach(func(i int32, c uint64) { negative[int(i)] = int64(c) })
 	return positive, negative
