@@ -22,7 +22,9 @@ import (
 // decoder (for its error, or a layout this one does not know), and a test
 // checks both agree.
 type windowDecoder struct {
-	agg aggregate.Aggregate
+	agg  aggregate.Aggregate
+	mem  []byte      // see keep
+	aggs []aggSketch // newAggregate's, allocated aggChunk at a time
 }
 
 // decode returns the window's end and last event time, its aggregate without
@@ -91,35 +93,62 @@ type aggSketch struct {
 	sk  sketch.Sketch
 }
 
-// newAggregate returns a copy of a window decoded by windowDecoder, its
-// sketch decoded from sk.
-func newAggregate(agg *aggregate.Aggregate, sk []byte) (*aggregate.Aggregate, error) {
+// newAggregate returns a copy of a window decoded by decode, its sketch loaded
+// from sk (a frozen sketch: see sketch.Sketch.Load) in a copy of sk that d
+// keeps. A point of one window thus holds about a hundred bytes of encoding
+// instead of the dense bucket arrays decoding gives (several KiB for a window of
+// latencies), and its quantiles are read from the encoding; the first window
+// merged into it decodes it.
+func (d *windowDecoder) newAggregate(agg *aggregate.Aggregate, sk []byte) (*aggregate.Aggregate, error) {
 	if sk == nil {
 		return agg.Clone(), nil
 	}
-	w := &aggSketch{agg: *agg}
-	if err := w.sk.UnmarshalBinary(sk); err != nil {
+	if len(d.aggs) == cap(d.aggs) {
+		d.aggs = make([]aggSketch, 0, aggChunk)
+	}
+	d.aggs = append(d.aggs, aggSketch{agg: *agg})
+	w := &d.aggs[len(d.aggs)-1]
+	if err := w.sk.Load(d.keep(sk)); err != nil {
+		d.aggs = d.aggs[:len(d.aggs)-1]
 		return nil, corruptSketch(err)
 	}
 	w.agg.Sketch = &w.sk
 	return &w.agg, nil
 }
 
-// mergeWindow merges a window decoded by windowDecoder into *dst, which it
+// aggChunk is how many aggregates newAggregate allocates at once.
+const aggChunk = 128
+
+// keepChunk is the size of the buffers keep copies encodings into.
+const keepChunk = 64 << 10
+
+// keep returns a copy of b that lives as long as the points holding it, copied
+// into a buffer shared with the other windows of the scan, so that a point costs
+// no allocation of its own. The copies are never modified (frozen sketches).
+func (d *windowDecoder) keep(b []byte) []byte {
+	if len(b) > cap(d.mem)-len(d.mem) {
+		d.mem = make([]byte, 0, max(keepChunk, len(b)))
+	}
+	i := len(d.mem)
+	d.mem = append(d.mem, b...)
+	return d.mem[i:len(d.mem):len(d.mem)]
+}
+
+// mergeWindow merges a window decoded by decode into *dst, which it
 // allocates for the first window. The result is exactly what decoding the
 // window and aggregate.Merge give: sketches merge with sketch.MergeBinary,
 // which adds the same buckets as sketch.Merge. On an error *dst is unchanged.
-func mergeWindow(dst **aggregate.Aggregate, agg *aggregate.Aggregate, sk []byte) error {
+func (d *windowDecoder) mergeWindow(dst **aggregate.Aggregate, agg *aggregate.Aggregate, sk []byte) error {
 	a := *dst
 	if a == nil {
 		var err error
-		*dst, err = newAggregate(agg, sk)
+		*dst, err = d.newAggregate(agg, sk)
 		return err
 	}
 	if sk != nil {
 		if a.Sketch == nil {
 			var s sketch.Sketch
-			if err := s.UnmarshalBinary(sk); err != nil {
+			if err := s.Load(d.keep(sk)); err != nil {
 				return corruptSketch(err)
 			}
 			a.Sketch = &s

@@ -76,7 +76,7 @@ func TestDecoderAgrees(t *testing.T) {
 					if err != nil || end != v.End || last != v.Last || (sk != nil) != (withSketch && v.Agg.Sketch != nil) {
 						t.Fatalf("%s %x: decoded %d %d %+v %x, %v; want %d %d %+v", name, e.Key.Group, end, last, agg, sk, err, v.End, v.Last, v.Agg)
 					}
-					one, err := newAggregate(agg, sk)
+					one, err := d.newAggregate(agg, sk)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -87,7 +87,7 @@ func TestDecoderAgrees(t *testing.T) {
 					if g, w := encodeAgg(t, one), encodeAgg(t, w); !bytes.Equal(g, w) {
 						t.Fatalf("%s %x: decoded\n%x\nwant\n%x", name, e.Key.Group, g, w)
 					}
-					if err := mergeWindow(&got, agg, sk); err != nil {
+					if err := d.mergeWindow(&got, agg, sk); err != nil {
 						t.Fatal(err)
 					}
 					if err := mergeReference(&want, e.Value, withSketch); err != nil {
@@ -158,7 +158,7 @@ func TestMergeWindow(t *testing.T) {
 				before := encodeAgg(t, got)
 				_, _, agg, sk, err := d.decode(w, withSketch)
 				if err == nil {
-					err = mergeWindow(&got, agg, sk)
+					err = d.mergeWindow(&got, agg, sk)
 				}
 				werr := mergeReference(&want, w, withSketch)
 				if !withSketch && errors.Is(werr, sketch.ErrCorrupt) {

@@ -92,7 +92,7 @@ func (l *Local) Latest(ctx context.Context, srcs []Source, q LatestQuery) (*Late
 		decodeWindow := func(start int64, val []byte) (Window, error) {
 			end, last, agg, sk, err := dec.decode(val, withSketch)
 			if err == nil {
-				agg, err = newAggregate(agg, sk)
+				agg, err = dec.newAggregate(agg, sk)
 			}
 			if err != nil {
 				return Window{}, fmt.Errorf("query: partition %d, window %d: %w", src.Partition, start, err)

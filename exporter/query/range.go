@@ -332,7 +332,7 @@ func (a *accumulator) add(src Source, start, i int64, value []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := mergeWindow(&pt.Agg, agg, sk); err != nil {
+	if err := a.dec.mergeWindow(&pt.Agg, agg, sk); err != nil {
 		return fmt.Errorf("query: partition %d, window %d: %w", src.Partition, start, err)
 	}
 	pt.Windows++
