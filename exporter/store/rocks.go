@@ -249,7 +249,7 @@ func (r *Rocks) scan(hi []byte, fn func(cursor) error) error {
 	ro.SetIterateUpperBound(hi) // retained by ro until Destroy
 	it := r.db.NewIterator(ro)
 	defer it.Close() // before ro.Destroy: the iterator points at ro's bound
-	if err := fn(rocksCursor{it}); err != nil {
+	if err := fn(newRocksCursor(it)); err != nil {
 		return err
 	}
 	if err := it.Err(); err != nil {
@@ -313,10 +313,3 @@ func (r *Rocks) Close() error {
 	return nil
 }
 
-type rocksCursor struct{ it *grocksdb.Iterator }
-
-func (c rocksCursor) seek(key []byte) { c.it.Seek(key) }
-func (c rocksCursor) valid() bool     { return c.it.Valid() }
-func (c rocksCursor) next()           { c.it.Next() }
-func (c rocksCursor) key() []byte     { return c.it.Key().Data() }
-func (c rocksCursor) value() []byte   { return c.it.Value().Data() }

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"reflect"
+	"testing"
+	"unsafe"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// TestCursorIteratorLayout: rocksCursor reads the RocksDB iterator out of
+// grocksdb.Iterator's only field (cIterator). A grocksdb whose Iterator holds
+// anything else would make it read garbage: this fails first.
+func TestCursorIteratorLayout(t *testing.T) {
+	typ := reflect.TypeFor[grocksdb.Iterator]()
+	if typ.NumField() != 1 || typ.Field(0).Type.Kind() != reflect.Pointer || typ.Field(0).Offset != 0 ||
+		typ.Size() != unsafe.Sizeof(uintptr(0)) {
+		t.Fatalf("grocksdb.Iterator is %v with %d fields: cIterator expects one C pointer", typ, typ.NumField())
+	}
+}
+
+// TestCursorMatchesIterator: the cursor sees every entry, key and value, that
+// grocksdb's own iterator methods give, from a seek in the middle to the end.
+func TestCursorMatchesIterator(t *testing.T) {
+	r, err := OpenRocks(t.TempDir(), RocksOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var b Batch
+	for i := range 500 {
+		b.Put(Key{Agg: "a", Group: AppendGroup(nil, []byte{byte(i % 7), 'x'}), Start: int64(i) * 60_000}, []byte{byte(i), byte(i >> 8), 9})
+	}
+	if err := r.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	ro := grocksdb.NewDefaultReadOptions()
+	defer ro.Destroy()
+	it, ref := r.db.NewIterator(ro), r.db.NewIterator(ro)
+	defer it.Close()
+	defer ref.Close()
+	c := newRocksCursor(it)
+	from := Key{Agg: "a", Group: AppendGroup(nil, []byte{3, 'x'})}.Append(nil)
+	c.seek(from)
+	ref.Seek(from)
+	n := 0
+	for ; ref.Valid(); ref.Next() {
+		if !c.valid() {
+			t.Fatalf("cursor ended after %d entries; the iterator goes on", n)
+		}
+		if k, v := ref.Key().Data(), ref.Value().Data(); string(c.key()) != string(k) || string(c.value()) != string(v) {
+			t.Fatalf("entry %d: cursor %x=%x, iterator %x=%x", n, c.key(), c.value(), k, v)
+		}
+		c.next()
+		n++
+	}
+	if c.valid() || n < 200 {
+		t.Fatalf("cursor valid %v after the iterator's %d entries", c.valid(), n)
+	}
+	c.seek([]byte{0xff, 0xff})
+	if c.valid() {
+		t.Fatal("valid after a seek past the last key")
+	}
+}
