@@ -160,7 +160,8 @@ type Aggregation struct {
 	// windows. Each resolution is a multiple of the one before (the window size
 	// for the first), at most MaxRollups of them; each retention at least the
 	// one before (the aggregation's for the first) and at least its resolution +
-	// grace. Default none.
+	// grace. Default none (the built-in configuration's tumbling aggregations
+	// keep 1h for 30d).
 	Rollups []Rollup `yaml:"rollups"`
 	// MaxKeys bounds the distinct group keys each stage-2 task holds in memory
 	// (keys with open windows). Events of further keys are counted under one overflow key whose

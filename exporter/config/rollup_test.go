@@ -87,3 +87,28 @@ func TestRollupChangelogTopics(t *testing.T) {
 		t.Errorf("error\n%v\nwant\n%s", err, want)
 	}
 }
+
+// The default configuration keeps hourly rollups of the aggregations with
+// quantiles for 30 days; `rollups: []` turns them off.
+func TestDefaultRollups(t *testing.T) {
+	c := Default()
+	for _, a := range c.Aggregations {
+		want := 0
+		if a.Window.Type == "tumbling" {
+			want = 1
+		}
+		if len(a.Rollups) != want {
+			t.Fatalf("%s: %d rollups by default, want %d", a.Name, len(a.Rollups), want)
+		}
+		if want == 1 && (time.Duration(a.Rollups[0].Resolution) != time.Hour || time.Duration(a.Rollups[0].Retention) != 30*24*time.Hour) {
+			t.Fatalf("%s: default rollup %+v, want 1h kept 30d", a.Name, a.Rollups[0])
+		}
+	}
+	off, err := Parse("k.yml", []byte("aggregations:\n  - name: a\n    window: {type: tumbling, size: 1m}\n    rollups: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(off.Aggregations[0].Rollups); n != 0 {
+		t.Fatalf("rollups: [] gives %d rollups", n)
+	}
+}
