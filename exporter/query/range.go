@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/store"
@@ -122,11 +126,9 @@ func (l *Local) Range(ctx context.Context, srcs []Source, q RangeQuery) (*RangeR
 	if err != nil {
 		return nil, err
 	}
-	acc := newAccumulator(p, l.limits)
-	for _, src := range srcs {
-		if err := acc.read(ctx, src); err != nil {
-			return nil, err
-		}
+	acc, err := l.readAll(ctx, p, srcs)
+	if err != nil {
+		return nil, err
 	}
 	r := acc.result(slices.Clone(q.GroupBy))
 	r.Partitions = partitions(srcs)
@@ -151,6 +153,71 @@ type accumulator struct {
 
 func newAccumulator(p *rangePlan, lim Limits) *accumulator {
 	return &accumulator{p: p, lim: lim, series: map[string]*Series{}}
+}
+
+// readAll reads the stores of srcs into one accumulator. With more than one
+// store and more than one CPU it reads them concurrently, on up to GOMAXPROCS
+// goroutines, each into an accumulator of its own, and merges those: an instance
+// holds a store per stage-2 partition, and a query over many keys reads them
+// all. The answer is the same as reading them one after the other.
+func (l *Local) readAll(ctx context.Context, p *rangePlan, srcs []Source) (*accumulator, error) {
+	workers := min(len(srcs), runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		acc := newAccumulator(p, l.limits)
+		for _, src := range srcs {
+			if err := acc.read(ctx, src); err != nil {
+				return nil, err
+			}
+		}
+		return acc, nil
+	}
+	accs := make([]*accumulator, workers)
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	for w := range accs {
+		acc := newAccumulator(p, l.limits)
+		accs[w] = acc
+		g.Go(func() error {
+			for i := next.Add(1) - 1; i < int64(len(srcs)); i = next.Add(1) - 1 {
+				if err := acc.read(gctx, srcs[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, o := range accs[1:] {
+		if err := accs[0].absorb(o); err != nil {
+			return nil, err
+		}
+	}
+	return accs[0], nil
+}
+
+// absorb merges the series of o, which read other stores, into a, taking over
+// o's aggregates, within a's limits.
+func (a *accumulator) absorb(o *accumulator) error {
+	for k, s := range o.series {
+		mine, ok := a.series[k]
+		if !ok {
+			if len(a.series) >= a.lim.MaxKeys {
+				return &LimitError{Limit: limitKeys, Max: a.lim.MaxKeys, Need: len(a.series) + 1}
+			}
+			a.series[k] = s
+			a.points += len(s.Points)
+		} else {
+			before := len(mine.Points)
+			mine.Points = mergePoints(mine.Points, s.Points, false)
+			a.points += len(mine.Points) - before
+		}
+		if a.points > a.lim.MaxPoints {
+			return &LimitError{Limit: limitPoints, Max: a.lim.MaxPoints, Need: a.points}
+		}
+	}
+	return nil
 }
 
 // read adds the windows of one store.
@@ -418,7 +485,7 @@ func (r *RangeResult) Merge(o *RangeResult, lim Limits) error {
 			i = len(r.Series) - 1
 		}
 		before := len(r.Series[i].Points)
-		r.Series[i].Points = mergePoints(r.Series[i].Points, s.Points)
+		r.Series[i].Points = mergePoints(r.Series[i].Points, s.Points, true)
 		if points += len(r.Series[i].Points) - before; lim.MaxPoints > 0 && points > lim.MaxPoints {
 			return &LimitError{Limit: limitPoints, Max: lim.MaxPoints, Need: points}
 		}
@@ -431,8 +498,8 @@ func (r *RangeResult) Merge(o *RangeResult, lim Limits) error {
 }
 
 // mergePoints merges two point lists ascending by Start; the aggregates of a
-// are modified, those of b cloned.
-func mergePoints(a, b []Point) []Point {
+// are modified, those of b cloned if cloneB (else a takes them over).
+func mergePoints(a, b []Point, cloneB bool) []Point {
 	out := make([]Point, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
@@ -442,13 +509,18 @@ func mergePoints(a, b []Point) []Point {
 			i++
 		case i == len(a) || b[j].Start < a[i].Start:
 			p := b[j]
-			p.Agg = cloneAgg(p.Agg)
+			if cloneB {
+				p.Agg = cloneAgg(p.Agg)
+			}
 			out = append(out, p)
 			j++
 		default:
 			p := a[i]
 			if p.Agg == nil {
-				p.Agg = cloneAgg(b[j].Agg)
+				p.Agg = b[j].Agg
+				if cloneB {
+					p.Agg = cloneAgg(p.Agg)
+				}
 			} else if b[j].Agg != nil {
 				p.Agg.Merge(b[j].Agg)
 			}

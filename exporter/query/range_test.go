@@ -1,9 +1,13 @@
 package query
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/kwindow/kwindow/exporter/store"
@@ -138,4 +142,79 @@ func windowsOf(evs []ev, start int64, part, parts int) int {
 		}
 	}
 	return len(keys)
+}
+
+// TestReadAllConcurrent: an instance's stores read concurrently (GOMAXPROCS 4)
+// give the answers reading them one after the other gives (GOMAXPROCS 1), for
+// range and top-k queries; and the limits hold for the merged answer though no
+// store alone reaches them.
+func TestReadAllConcurrent(t *testing.T) {
+	c := newConfig(t)
+	evs := randomEvents(rand.New(rand.NewPCG(7, 8)), 20_000, t0, 2*hour)
+	srcs := runPipeline(t, c, storeKinds(t, 5)["rocks"], evs, 997)
+	l := newLocal(t, c, Limits{})
+	p99 := []Measure{{Kind: Quantile, Q: 0.99}, {Kind: Count}, {Kind: ErrorRatio}}
+	queries := []RangeQuery{
+		{Aggregation: "req_1m", GroupBy: []string{"endpoint", "method", "region"}, From: t0, To: t0 + 2*hour, Measures: p99},
+		{Aggregation: "req_1m", From: t0, To: t0 + 2*hour, Step: hour, Measures: p99},
+		{Aggregation: "req_1m", GroupBy: []string{"region"}, From: t0, To: t0 + 2*hour, Step: 5 * minute, Measures: p99},
+	}
+	withProcs := func(n int, fn func() string) string {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
+		return fn()
+	}
+	for i, q := range queries {
+		answer := func() string {
+			r := mustRange(t, l, srcs, q)
+			var b strings.Builder
+			fmt.Fprintln(&b, r.Partitions, r.StreamTime)
+			for _, s := range r.Series {
+				for _, p := range s.Points {
+					fmt.Fprintln(&b, s.Key, p.Start, p.Windows, p.Open, p.Complete, p.Resolution, p.Value(p99[0]), p.Value(p99[1]), p.Value(p99[2]))
+				}
+			}
+			return b.String()
+		}
+		seq, par := withProcs(1, answer), withProcs(4, answer)
+		if seq != par || len(seq) < 100 {
+			t.Fatalf("query %d: concurrent answer\n%s\nsequential\n%s", i, par, seq)
+		}
+	}
+	topk := func() string {
+		r, err := l.TopK(context.Background(), srcs, TopKQuery{Aggregation: "req_1m", From: t0, To: t0 + 2*hour, Measure: p99[0], K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, e := range r.Entries {
+			fmt.Fprintln(&b, e.Key, e.Value, e.Agg.Count, e.Windows, e.Open, e.Complete)
+		}
+		return b.String()
+	}
+	if seq, par := withProcs(1, topk), withProcs(4, topk); seq != par {
+		t.Fatalf("top-k: concurrent %s, sequential %s", par, seq)
+	}
+
+	byKey := mustRange(t, l, srcs, queries[0])
+	keys, points := len(byKey.Series), 0
+	for _, s := range byKey.Series {
+		points += len(s.Points)
+	}
+	for _, src := range srcs {
+		one := mustRange(t, l, []Source{src}, queries[0])
+		if len(one.Series) >= keys-1 {
+			t.Fatalf("one store holds %d of %d keys: the limit test needs them spread", len(one.Series), keys)
+		}
+	}
+	for _, lim := range []Limits{{MaxKeys: keys - 1}, {MaxPoints: points - 1}} {
+		tight := newLocal(t, c, lim)
+		for _, procs := range []int{1, 4} {
+			err := errors.New("")
+			withProcs(procs, func() string { _, err = tight.Range(context.Background(), srcs, queries[0]); return "" })
+			var le *LimitError
+			if !errors.As(err, &le) {
+				t.Fatalf("limits %+v, GOMAXPROCS %d: error %v, want a LimitError", lim, procs, err)
+			}
+		}
+	}
 }

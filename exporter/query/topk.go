@@ -86,11 +86,9 @@ func (l *Local) TopK(ctx context.Context, srcs []Source, q TopKQuery) (*TopKResu
 		}
 		return nil, err
 	}
-	acc := newAccumulator(p, l.limits)
-	for _, src := range srcs {
-		if err := acc.read(ctx, src); err != nil {
-			return nil, err
-		}
+	acc, err := l.readAll(ctx, p, srcs)
+	if err != nil {
+		return nil, err
 	}
 	rr := acc.result(slices.Clone(by))
 	r := &TopKResult{
