@@ -83,7 +83,11 @@ state: {dir: %q}
 	if changelog < 1000 {
 		t.Fatalf("only %d changelog records: the test did not build enough state", changelog)
 	}
-	if replayed > changelog/10 {
+	// A store lost in the crash replays every record. One that survived
+	// replays the transactions committed after its last write: under load one
+	// transaction can hold thousands of this test's records (a run on a busy
+	// host replayed 4,009 of 35,048), so the bound is a third, not a tenth.
+	if replayed > changelog/3 {
 		t.Errorf("the restart replayed %d of %d changelog records: the local store did not survive the crash", replayed, changelog)
 	}
 }
