@@ -116,18 +116,31 @@ func benchCommitInterval(b *testing.B, every int) {
 
 // benchTask replicates, for the benchmark, what stream's task does with a Flush
 // between the end of an interval and the store write (without importing stream:
-// stream imports engine).
+// stream imports engine): task.prepare, task.produceChangelog and task.committed,
+// with the same buffers. Producing is not modelled: the records are kept until
+// the interval ends, as the producer keeps them until the transaction ends.
 type benchTask struct {
 	cfg        *config.Config
 	changelogs []string
 	batch      store.Batch
 	records    []*kgo.Record
+	results    []*kgo.Record
 	totals     []Change
+	windows    []benchWindow
+	watermarks []int64
 	cp         store.Checkpoint
 }
 
+// benchWindow is stream.WindowChange.
+type benchWindow struct {
+	Agg   int
+	Group string
+	Start int64
+	Value []byte
+}
+
 func newBenchTask(cfg *config.Config) *benchTask {
-	t := &benchTask{cfg: cfg, cp: store.Checkpoint{ChangelogOffsets: map[string]int64{}}}
+	t := &benchTask{cfg: cfg, cp: store.Checkpoint{ChangelogOffsets: map[string]int64{}}, watermarks: make([]int64, 1)}
 	for _, a := range cfg.Aggregations {
 		t.changelogs = append(t.changelogs, "kwindow-"+a.Name+"-changelog")
 	}
@@ -150,6 +163,8 @@ func (t *benchTask) commit(f *Flush, offset int64) int {
 		}
 		if c.Start == TotalStart {
 			t.totals = append(t.totals, *c)
+		} else {
+			t.windows = append(t.windows, benchWindow{Agg: c.Agg, Group: c.Group, Start: c.Start, Value: value})
 		}
 		sk, _ := store.ParseKey(key)
 		if value == nil {
@@ -157,34 +172,44 @@ func (t *benchTask) commit(f *Flush, offset int64) int {
 		} else {
 			t.batch.Put(sk, value)
 		}
-		t.records = append(t.records, &kgo.Record{Topic: t.changelogs[c.Agg], Key: key, Value: value})
+		t.produce(c.Agg, key, value)
 	}
 	for i := range f.Closed {
 		c := &f.Closed[i]
 		agg := &t.cfg.Aggregations[c.Agg]
 		vals, _ := store.SplitGroup([]byte(c.Group))
-		t.records = append(t.records, &kgo.Record{Topic: "kwindow-results",
+		t.results = append(t.results, &kgo.Record{Topic: "kwindow-results",
 			Key: benchResultKey(nil, agg, vals, c.Start), Value: benchResult(nil, agg, vals, c)})
 	}
-	if len(f.Changes) > 0 || len(f.Closed) > 0 {
-		for i := range t.cfg.Aggregations {
-			t.records = append(t.records, &kgo.Record{Topic: t.changelogs[i], Key: []byte("\x00streamtime"),
-				Value: binary.AppendVarint(nil, f.StreamTime)})
+	// The watermarks move every interval.
+	t.watermarks[0] = f.StreamTime
+	for i := range t.cfg.Aggregations {
+		v := binary.AppendUvarint(nil, uint64(len(t.watermarks)))
+		for _, w := range t.watermarks {
+			v = binary.AppendVarint(v, w)
 		}
+		t.produce(i, []byte("\x00watermarks"), v)
 	}
 	// committed: the checkpoint reaches the last offsets, the batch is written (not
-	// here) and everything is reset for the next interval.
+	// here), the totals and windows are handed on and everything is reset for the
+	// next interval.
 	for i, a := range t.cfg.Aggregations {
 		t.cp.ChangelogOffsets[a.Name] = offset + int64(i)
 	}
 	t.cp.InputOffset, t.cp.StreamTime = offset, f.StreamTime
 	t.batch.SetCheckpoint(t.cp)
+	t.totals, t.windows = nil, nil
 	t.batch.Reset()
 	clear(t.records)
 	t.records = t.records[:0]
-	clear(t.totals)
-	t.totals = t.totals[:0]
+	clear(t.results)
+	t.results = t.results[:0]
 	return len(f.Changes)
+}
+
+// produce is task.produceChangelog, without the producer.
+func (t *benchTask) produce(log int, key, value []byte) {
+	t.records = append(t.records, &kgo.Record{Topic: t.changelogs[log], Key: key, Value: value})
 }
 
 // benchResultKey and benchResult build a result record's key and JSON value with
