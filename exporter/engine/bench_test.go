@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -123,7 +124,9 @@ type benchTask struct {
 	cfg        *config.Config
 	changelogs []string
 	batch      store.Batch
-	records    []*kgo.Record
+	values     []byte
+	valuesLen  int
+	records    []kgo.Record
 	results    []*kgo.Record
 	totals     []Change
 	windows    []benchWindow
@@ -150,30 +153,34 @@ func newBenchTask(cfg *config.Config) *benchTask {
 // commit handles one Flush as task.prepare and task.committed do, and returns the
 // number of changes.
 func (t *benchTask) commit(f *Flush, offset int64) int {
+	t.values = slices.Grow(t.values[len(t.values):], t.valuesLen)
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := t.cfg.Aggregations[c.Agg].Name
-		key := store.Key{Agg: name, Group: []byte(c.Group), Start: c.Start}.Append(nil)
-		var value []byte
-		if c.Value.Agg != nil {
-			var err error
-			if value, err = c.Value.AppendBinary(nil); err != nil {
+		k := store.Key{Agg: name, Group: []byte(c.Group), Start: c.Start}
+		var key, value []byte
+		if c.Value.Agg == nil {
+			key = t.batch.Delete(k)
+		} else {
+			n := len(t.values)
+			b, err := c.Value.AppendBinary(t.values)
+			if err != nil {
 				panic(err)
 			}
+			t.values, value = b, b[n:len(b):len(b)]
+			key = t.batch.Put(k, value)
+		}
+		if key == nil {
+			panic("invalid key")
 		}
 		if c.Start == TotalStart {
 			t.totals = append(t.totals, *c)
 		} else {
 			t.windows = append(t.windows, benchWindow{Agg: c.Agg, Group: c.Group, Start: c.Start, Value: value})
 		}
-		sk, _ := store.ParseKey(key)
-		if value == nil {
-			t.batch.Delete(sk)
-		} else {
-			t.batch.Put(sk, value)
-		}
 		t.produce(c.Agg, key, value)
 	}
+	t.valuesLen = len(t.values)
 	for i := range f.Closed {
 		c := &f.Closed[i]
 		agg := &t.cfg.Aggregations[c.Agg]
@@ -199,17 +206,21 @@ func (t *benchTask) commit(f *Flush, offset int64) int {
 	t.cp.InputOffset, t.cp.StreamTime = offset, f.StreamTime
 	t.batch.SetCheckpoint(t.cp)
 	t.totals, t.windows = nil, nil
-	t.batch.Reset()
 	clear(t.records)
 	t.records = t.records[:0]
+	t.batch.Reset()
 	clear(t.results)
 	t.results = t.results[:0]
 	return len(f.Changes)
 }
 
-// produce is task.produceChangelog, without the producer.
+// produce is task.produceChangelog and task.record, without the producer.
 func (t *benchTask) produce(log int, key, value []byte) {
-	t.records = append(t.records, &kgo.Record{Topic: t.changelogs[log], Key: key, Value: value})
+	if len(t.records) == cap(t.records) {
+		t.records = make([]kgo.Record, 0, max(64, 2*cap(t.records)))
+	}
+	t.records = t.records[:len(t.records)+1]
+	t.records[len(t.records)-1] = kgo.Record{Topic: t.changelogs[log], Key: key, Value: value}
 }
 
 // benchResultKey and benchResult build a result record's key and JSON value with
