@@ -154,6 +154,15 @@ func newBenchTask(cfg *config.Config) *benchTask {
 // number of changes.
 func (t *benchTask) commit(f *Flush, offset int64) int {
 	t.values = slices.Grow(t.values[len(t.values):], t.valuesLen)
+	// Commit hands the totals and windows on: new slices, of the right size.
+	totals := 0
+	for i := range f.Changes {
+		if f.Changes[i].Start == TotalStart {
+			totals++
+		}
+	}
+	t.totals = slices.Grow(t.totals, totals)
+	t.windows = slices.Grow(t.windows, len(f.Changes)-totals)
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := t.cfg.Aggregations[c.Agg].Name

@@ -288,6 +288,15 @@ func (t *task) prepare(rollups *rollup.Merger) error {
 	// transactions, which Commit.Windows handed on: no transaction writes over
 	// them. Room for as much as the last transaction wrote is made at once.
 	t.values = slices.Grow(t.values[len(t.values):], t.valuesLen)
+	// Commit hands the totals and windows on: new slices, of the right size.
+	totals := 0
+	for i := range f.Changes {
+		if f.Changes[i].Start == engine.TotalStart {
+			totals++
+		}
+	}
+	t.totals = slices.Grow(t.totals, totals)
+	t.windows = slices.Grow(t.windows, len(f.Changes)-totals)
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := rt.cfg.Aggregations[c.Agg].Name
