@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -116,18 +117,33 @@ func benchCommitInterval(b *testing.B, every int) {
 
 // benchTask replicates, for the benchmark, what stream's task does with a Flush
 // between the end of an interval and the store write (without importing stream:
-// stream imports engine).
+// stream imports engine): task.prepare, task.produceChangelog and task.committed,
+// with the same buffers. Producing is not modelled: the records are kept until
+// the interval ends, as the producer keeps them until the transaction ends.
 type benchTask struct {
 	cfg        *config.Config
 	changelogs []string
 	batch      store.Batch
-	records    []*kgo.Record
+	values     []byte
+	valuesLen  int
+	records    []kgo.Record
+	results    []*kgo.Record
 	totals     []Change
+	windows    []benchWindow
+	watermarks []int64
 	cp         store.Checkpoint
 }
 
+// benchWindow is stream.WindowChange.
+type benchWindow struct {
+	Agg   int
+	Group string
+	Start int64
+	Value []byte
+}
+
 func newBenchTask(cfg *config.Config) *benchTask {
-	t := &benchTask{cfg: cfg, cp: store.Checkpoint{ChangelogOffsets: map[string]int64{}}}
+	t := &benchTask{cfg: cfg, cp: store.Checkpoint{ChangelogOffsets: map[string]int64{}}, watermarks: make([]int64, 1)}
 	for _, a := range cfg.Aggregations {
 		t.changelogs = append(t.changelogs, "kwindow-"+a.Name+"-changelog")
 	}
@@ -137,54 +153,83 @@ func newBenchTask(cfg *config.Config) *benchTask {
 // commit handles one Flush as task.prepare and task.committed do, and returns the
 // number of changes.
 func (t *benchTask) commit(f *Flush, offset int64) int {
+	t.values = slices.Grow(t.values[len(t.values):], t.valuesLen)
+	// Commit hands the totals and windows on: new slices, of the right size.
+	totals := 0
+	for i := range f.Changes {
+		if f.Changes[i].Start == TotalStart {
+			totals++
+		}
+	}
+	t.totals = slices.Grow(t.totals, totals)
+	t.windows = slices.Grow(t.windows, len(f.Changes)-totals)
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := t.cfg.Aggregations[c.Agg].Name
-		key := store.Key{Agg: name, Group: []byte(c.Group), Start: c.Start}.Append(nil)
-		var value []byte
-		if c.Value.Agg != nil {
-			var err error
-			if value, err = c.Value.AppendBinary(nil); err != nil {
+		k := store.Key{Agg: name, Group: []byte(c.Group), Start: c.Start}
+		var key, value []byte
+		if c.Value.Agg == nil {
+			key = t.batch.Delete(k)
+		} else {
+			n := len(t.values)
+			b, err := c.Value.AppendBinary(t.values)
+			if err != nil {
 				panic(err)
 			}
+			t.values, value = b, b[n:len(b):len(b)]
+			key = t.batch.Put(k, value)
+		}
+		if key == nil {
+			panic("invalid key")
 		}
 		if c.Start == TotalStart {
 			t.totals = append(t.totals, *c)
-		}
-		sk, _ := store.ParseKey(key)
-		if value == nil {
-			t.batch.Delete(sk)
 		} else {
-			t.batch.Put(sk, value)
+			t.windows = append(t.windows, benchWindow{Agg: c.Agg, Group: c.Group, Start: c.Start, Value: value})
 		}
-		t.records = append(t.records, &kgo.Record{Topic: t.changelogs[c.Agg], Key: key, Value: value})
+		t.produce(c.Agg, key, value)
 	}
+	t.valuesLen = len(t.values)
 	for i := range f.Closed {
 		c := &f.Closed[i]
 		agg := &t.cfg.Aggregations[c.Agg]
 		vals, _ := store.SplitGroup([]byte(c.Group))
-		t.records = append(t.records, &kgo.Record{Topic: "kwindow-results",
+		t.results = append(t.results, &kgo.Record{Topic: "kwindow-results",
 			Key: benchResultKey(nil, agg, vals, c.Start), Value: benchResult(nil, agg, vals, c)})
 	}
-	if len(f.Changes) > 0 || len(f.Closed) > 0 {
-		for i := range t.cfg.Aggregations {
-			t.records = append(t.records, &kgo.Record{Topic: t.changelogs[i], Key: []byte("\x00streamtime"),
-				Value: binary.AppendVarint(nil, f.StreamTime)})
+	// The watermarks move every interval.
+	t.watermarks[0] = f.StreamTime
+	for i := range t.cfg.Aggregations {
+		v := binary.AppendUvarint(nil, uint64(len(t.watermarks)))
+		for _, w := range t.watermarks {
+			v = binary.AppendVarint(v, w)
 		}
+		t.produce(i, []byte("\x00watermarks"), v)
 	}
 	// committed: the checkpoint reaches the last offsets, the batch is written (not
-	// here) and everything is reset for the next interval.
+	// here), the totals and windows are handed on and everything is reset for the
+	// next interval.
 	for i, a := range t.cfg.Aggregations {
 		t.cp.ChangelogOffsets[a.Name] = offset + int64(i)
 	}
 	t.cp.InputOffset, t.cp.StreamTime = offset, f.StreamTime
 	t.batch.SetCheckpoint(t.cp)
-	t.batch.Reset()
+	t.totals, t.windows = nil, nil
 	clear(t.records)
 	t.records = t.records[:0]
-	clear(t.totals)
-	t.totals = t.totals[:0]
+	t.batch.Reset()
+	clear(t.results)
+	t.results = t.results[:0]
 	return len(f.Changes)
+}
+
+// produce is task.produceChangelog and task.record, without the producer.
+func (t *benchTask) produce(log int, key, value []byte) {
+	if len(t.records) == cap(t.records) {
+		t.records = make([]kgo.Record, 0, max(64, 2*cap(t.records)))
+	}
+	t.records = t.records[:len(t.records)+1]
+	t.records[len(t.records)-1] = kgo.Record{Topic: t.changelogs[log], Key: key, Value: value}
 }
 
 // benchResultKey and benchResult build a result record's key and JSON value with

@@ -98,8 +98,18 @@ func appendCounts(dst []byte, counts []uint64) []byte {
 				n += binary.PutUvarint(buf[n:], c)
 			default:
 				run := k
-				for counts[k] == 0 { // the last bucket is non-empty
-					k++
+				if counts[k] == 0 { // the last bucket is non-empty
+					// A run of more: in sparse sketches (most windows) they are
+					// long, so 8 empty buckets are skipped per test while they last.
+					for k+9 <= len(counts) {
+						w := counts[k+1 : k+9 : k+9]
+						if w[0]|w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] != 0 {
+							break
+						}
+						k += 8
+					}
+					for k++; counts[k] == 0; k++ {
+					}
 				}
 				buf[n] = 0
 				if r := k - run; r < 1<<7 { // r+1 empty buckets

@@ -329,6 +329,14 @@ func TestEncodingAgainstModel(t *testing.T) {
 		gaps.Add(upperBound(i, 6))
 	}
 	cases = append(cases, gaps)
+	runs := New(6) // empty runs of every length from 1 to 26 buckets: skipped 8 at a time, and not
+	i := int32(-40)
+	for r := int32(1); r <= 26; r++ {
+		runs.Add(upperBound(i, 6))
+		i += r + 1
+	}
+	runs.Add(upperBound(i, 6))
+	cases = append(cases, runs)
 	for i, s := range cases {
 		want := refEncoding(s)
 		for _, spare := range []int{0, 1, len(want) - 1, len(want), 4096} {

@@ -6,6 +6,11 @@ import "fmt"
 // Store.Write. Put copies its key and value, so the caller may reuse them at
 // once. A Batch is reusable after Reset and is not safe for concurrent use.
 //
+// Put and Delete return the key's encoding as the batch holds it. Those bytes
+// stay unchanged until Reset, however many ops follow (the batch grows into new
+// memory, never over them): a caller may hand them on, as the key of a Kafka
+// record, as long as it does not reset the batch while they are in use.
+//
 // A key that breaks the rules on Key does not panic: the batch remembers the
 // first such error and Write returns it without applying anything.
 type Batch struct {
@@ -23,32 +28,36 @@ type op struct {
 	key, val, end int // key is buf[key:val], value buf[val:end]
 }
 
-// Put sets the value of k.
-func (b *Batch) Put(k Key, value []byte) {
-	if b.add(k, false) {
+// Put sets the value of k, and returns k's encoding (nil once the batch holds
+// an invalid key).
+func (b *Batch) Put(k Key, value []byte) []byte {
+	key := b.add(k, false)
+	if key != nil {
 		b.buf = append(b.buf, value...)
 		b.ops[len(b.ops)-1].end = len(b.buf)
 	}
+	return key
 }
 
-// Delete removes k; deleting a missing key is not an error.
-func (b *Batch) Delete(k Key) {
-	b.add(k, true)
+// Delete removes k, and returns k's encoding (nil once the batch holds an
+// invalid key); deleting a missing key is not an error.
+func (b *Batch) Delete(k Key) []byte {
+	return b.add(k, true)
 }
 
-func (b *Batch) add(k Key, del bool) bool {
+func (b *Batch) add(k Key, del bool) []byte {
 	if b.err != nil {
-		return false
+		return nil
 	}
 	if err := k.check(); err != nil {
 		b.err = fmt.Errorf("batch op %d: %w", len(b.ops), err)
-		return false
+		return nil
 	}
 	o := op{del: del, key: len(b.buf)}
 	b.buf = k.Append(b.buf)
 	o.val, o.end = len(b.buf), len(b.buf)
 	b.ops = append(b.ops, o)
-	return true
+	return b.buf[o.key:o.val:o.val]
 }
 
 // SetCheckpoint makes the batch write cp, replacing any checkpoint set before.

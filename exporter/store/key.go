@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -78,7 +79,9 @@ func checkAgg(agg string) error {
 		return fmt.Errorf("%w: empty aggregation name", ErrInvalidKey)
 	}
 	if strings.IndexByte(agg, 0) >= 0 {
-		return fmt.Errorf("%w: aggregation name %q holds 0x00", ErrInvalidKey, agg)
+		// Quoted apart, so that agg does not escape: a Key whose Group was
+		// converted from a string for a Batch can then stay on the stack.
+		return fmt.Errorf("%w: aggregation name %s holds 0x00", ErrInvalidKey, strconv.Quote(agg))
 	}
 	return nil
 }

@@ -17,21 +17,31 @@ import (
 
 // produce sends r within the current transaction; ok runs once it is acknowledged.
 func (s *session) produce(r *kgo.Record, ok func(*kgo.Record)) {
-	s.produced.Add(1)
-	promise := func(r *kgo.Record, err error) {
+	s.send(r, func(r *kgo.Record, err error) {
 		if err != nil {
-			s.failProduce(fmt.Errorf("topic %s partition %d: %w", r.Topic, r.Partition, err))
+			s.failRecord(r, err)
 			return
 		}
 		if ok != nil {
 			ok(r)
 		}
-	}
+	})
+}
+
+// send sends r within the current transaction. promise runs once r is
+// acknowledged or failed, and must then call failRecord.
+func (s *session) send(r *kgo.Record, promise func(*kgo.Record, error)) {
+	s.produced.Add(1)
 	if s.txn != nil {
 		s.txn.Produce(context.Background(), r, promise)
 	} else {
 		s.cl.Produce(context.Background(), r, promise)
 	}
+}
+
+// failRecord makes the transaction abort, record r having failed with err.
+func (s *session) failRecord(r *kgo.Record, err error) {
+	s.failProduce(fmt.Errorf("topic %s partition %d: %w", r.Topic, r.Partition, err))
 }
 
 func (s *session) failProduce(err error) { s.produceErr.CompareAndSwap(nil, &err) }

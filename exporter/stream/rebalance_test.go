@@ -32,9 +32,17 @@ func startInstance(t *testing.T, cfg *config.Config) *instance {
 // runs (tests shorten its timings).
 func startInstanceWith(t *testing.T, cfg *config.Config, set func(*Runtime)) *instance {
 	t.Helper()
+	return startInstanceOpts(t, cfg, Options{}, set)
+}
+
+// startInstanceOpts is startInstanceWith with options (their Registerer is the
+// instance's own).
+func startInstanceOpts(t *testing.T, cfg *config.Config, opts Options, set func(*Runtime)) *instance {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
-	rt, err := New(ctx, cfg, Options{Registerer: reg})
+	opts.Registerer = reg
+	rt, err := New(ctx, cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/internal/jsonstr"
-	"github.com/kwindow/kwindow/exporter/store"
 )
 
 // metaKey is the changelog key of a stage-2 task's watermarks (the latest of
@@ -185,9 +184,4 @@ func appendFloat(dst []byte, v float64) []byte {
 		return append(dst, "null"...)
 	}
 	return strconv.AppendFloat(dst, v, 'g', -1, 64)
-}
-
-// changelogKey is the changelog (and store) key of a change.
-func changelogKey(dst []byte, agg string, c *engine.Change) []byte {
-	return store.Key{Agg: agg, Group: []byte(c.Group), Start: c.Start}.Append(dst)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -84,8 +85,12 @@ type task struct {
 	watermarks  []int64
 	watermarked bool
 
-	// What the current transaction adds.
+	// What the current transaction adds. The changelog records' keys are the
+	// batch's and their values in values (see prepare).
 	batch      store.Batch
+	values     []byte       // encoded values, back to back; see prepare
+	valuesLen  int          // bytes of values the last prepare wrote
+	records    []kgo.Record // the changelog records (see record)
 	results    []Result
 	totals     []engine.Change
 	windows    []WindowChange
@@ -97,7 +102,11 @@ type task struct {
 	processed  uint64
 	lateMerges []uint64 // per aggregation
 	mu         sync.Mutex
-	next       []int64 // per changelog (Runtime.changelogs): offset after this transaction's last record, -1 if none
+	next       []int64                    // per changelog (Runtime.changelogs): offset after this transaction's last record, -1 if none
+	acks       []func(*kgo.Record, error) // per changelog: the promise of its records
+	// pending counts the changelog records whose promise has not run: until it
+	// has, the producer may use a record and its key and value.
+	pending atomic.Int64
 
 	// overflowSeen is the engine's overflow count already added to the metrics.
 	overflowSeen []uint64
@@ -119,6 +128,10 @@ func newTask(s *session, partition int32, st store.Store, now time.Time) (*task,
 	n := len(rt.cfg.Aggregations)
 	t := &task{rt: rt, s: s, partition: partition, label: strconv.Itoa(int(partition)), store: st, next: make([]int64, len(rt.changelogs)),
 		lateMerges: make([]uint64, n), overflowSeen: make([]uint64, n), retainedAt: now}
+	t.acks = make([]func(*kgo.Record, error), len(rt.changelogs))
+	for log := range t.acks {
+		t.acks[log] = t.ack(log)
+	}
 	if err := t.load(); err != nil {
 		return nil, err
 	}
@@ -178,9 +191,20 @@ func (t *task) load() error {
 	return nil
 }
 
-// reset forgets what the current transaction would have added.
+// reset forgets what the current transaction would have added. It runs once
+// the transaction has ended, so the producer holds none of its records:
+// the next transaction reuses their memory and the batch's. Not so a record
+// that failed before the producer buffered it: its promise runs apart, and
+// the producer's Flush does not wait for it. Until it has run, the record and
+// its key stay untouched, in memory the task lets go of.
 func (t *task) reset() {
-	t.batch.Reset()
+	if t.pending.Load() == 0 {
+		clear(t.records)
+		t.records = t.records[:0]
+		t.batch.Reset()
+	} else {
+		t.records, t.batch = nil, store.Batch{}
+	}
 	clear(t.results)
 	t.results = t.results[:0]
 	clear(t.totals)
@@ -260,31 +284,47 @@ func (t *task) prepare(rollups *rollup.Merger) error {
 		return err // the store failed to give back a running total
 	}
 	t.flushed = f.StreamTime
+	// The values are encoded back to back in t.values, after those of earlier
+	// transactions, which Commit.Windows handed on: no transaction writes over
+	// them. Room for as much as the last transaction wrote is made at once.
+	t.values = slices.Grow(t.values[len(t.values):], t.valuesLen)
+	// Commit hands the totals and windows on: new slices, of the right size.
+	totals := 0
+	for i := range f.Changes {
+		if f.Changes[i].Start == engine.TotalStart {
+			totals++
+		}
+	}
+	t.totals = slices.Grow(t.totals, totals)
+	t.windows = slices.Grow(t.windows, len(f.Changes)-totals)
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := rt.cfg.Aggregations[c.Agg].Name
-		key := changelogKey(nil, name, c)
-		var value []byte
-		if c.Value.Agg != nil {
-			var err error
-			if value, err = c.Value.AppendBinary(nil); err != nil {
+		k := store.Key{Agg: name, Group: []byte(c.Group), Start: c.Start}
+		var key, value []byte
+		if c.Value.Agg == nil {
+			key = t.batch.Delete(k)
+		} else {
+			n := len(t.values)
+			b, err := c.Value.AppendBinary(t.values)
+			if err != nil {
 				t.s.failProduce(fmt.Errorf("encoding %s window: %w", name, err))
 				continue
 			}
+			t.values, value = b, b[n:len(b):len(b)]
+			key = t.batch.Put(k, value)
+		}
+		if key == nil {
+			return fmt.Errorf("partition %d: %s group %q: %w", t.partition, name, c.Group, store.ErrInvalidKey)
 		}
 		if c.Start == engine.TotalStart {
 			t.totals = append(t.totals, *c)
 		} else {
 			t.windows = append(t.windows, WindowChange{Agg: c.Agg, Group: c.Group, Start: c.Start, Value: value})
 		}
-		sk, _ := store.ParseKey(key)
-		if value == nil {
-			t.batch.Delete(sk)
-		} else {
-			t.batch.Put(sk, value)
-		}
 		t.produceChangelog(c.Agg, key, value)
 	}
+	t.valuesLen = len(t.values)
 	for i := range f.Closed {
 		c := &f.Closed[i]
 		t.results = append(t.results, Result{Partition: t.partition, Change: *c})
@@ -309,14 +349,39 @@ func (t *task) prepare(rollups *rollup.Merger) error {
 }
 
 // produceChangelog writes a record to changelog log (an index in
-// Runtime.changelogs: an aggregation's, or a rollup's).
+// Runtime.changelogs: an aggregation's, or a rollup's). The producer holds key
+// and value until the record's promise has run.
 func (t *task) produceChangelog(log int, key, value []byte) {
-	r := &kgo.Record{Topic: t.rt.changelogs[log], Partition: t.partition, Key: key, Value: value}
-	t.s.produce(r, func(r *kgo.Record) {
-		t.mu.Lock()
-		t.next[log] = max(t.next[log], r.Offset+1)
-		t.mu.Unlock()
-	})
+	r := t.record()
+	*r = kgo.Record{Topic: t.rt.changelogs[log], Partition: t.partition, Key: key, Value: value}
+	t.pending.Add(1)
+	t.s.send(r, t.acks[log])
+}
+
+// record returns a record of t.records. The records of a transaction share
+// arrays, which the next transaction reuses (see reset); an array that is full
+// is left to the producer, which holds pointers into it, and a new one begins.
+func (t *task) record() *kgo.Record {
+	if len(t.records) == cap(t.records) {
+		t.records = make([]kgo.Record, 0, max(64, 2*cap(t.records)))
+	}
+	t.records = t.records[:len(t.records)+1]
+	return &t.records[len(t.records)-1]
+}
+
+// ack returns the promise of the records of changelog log: the transaction
+// aborts if one failed, and the checkpoint moves past the last acknowledged.
+func (t *task) ack(log int) func(*kgo.Record, error) {
+	return func(r *kgo.Record, err error) {
+		if err != nil {
+			t.s.failRecord(r, err)
+		} else {
+			t.mu.Lock()
+			t.next[log] = max(t.next[log], r.Offset+1)
+			t.mu.Unlock()
+		}
+		t.pending.Add(-1) // last: the record is the task's again
+	}
 }
 
 // committed writes the transaction's changes to the store with the checkpoint they
