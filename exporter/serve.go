@@ -27,6 +27,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/kafka"
 	"github.com/kwindow/kwindow/exporter/metrics"
 	"github.com/kwindow/kwindow/exporter/query"
+	"github.com/kwindow/kwindow/exporter/store"
 	"github.com/kwindow/kwindow/exporter/stream"
 	"github.com/kwindow/kwindow/exporter/ui"
 	"github.com/kwindow/kwindow/exporter/web"
@@ -53,6 +54,9 @@ func newRegistry() *prometheus.Registry {
 // either fails.
 func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults func([]stream.Result)) error {
 	log := g.logger()
+	if !store.MallocArenaLimitApplied() {
+		log.Debug("malloc arenas: the environment's limit, not kwindow's", "kwindow_limit", store.MallocArenaLimit)
+	}
 	reg := newRegistry()
 	view := metrics.NewView(cfg)
 	reg.MustRegister(metrics.NewCollector(view))
