@@ -209,7 +209,7 @@ func (c *Config) fillRuntimeDefaults(unset func(string) bool) {
 		st.Dir = "data"
 	}
 	if st.BlockCacheSize == 0 && unset("state.block_cache_size") {
-		st.BlockCacheSize = 64 << 20
+		st.BlockCacheSize = 16 << 20
 	}
 	if st.MemtableBudget == 0 && unset("state.memtable_budget") {
 		st.MemtableBudget = 32 << 20

@@ -128,7 +128,9 @@ type State struct {
 	// Dir holds one RocksDB directory per input partition. Default "data".
 	Dir string `yaml:"dir"`
 	// BlockCacheSize is the RocksDB read cache shared by every store (bytes),
-	// > 0. Default 64 MiB.
+	// > 0. Default 16 MiB: the stream reads the store only for running totals of
+	// keys that return, and a larger cache mostly holds blocks nothing reads
+	// again; queries over many keys or long ranges gain from more.
 	BlockCacheSize int64 `yaml:"block_cache_size"`
 	// MemtableBudget bounds the RocksDB write buffers (memtables) of every store
 	// of the instance together (bytes): each of the repartition topic's
