@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -57,6 +58,9 @@ func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults 
 	if !store.MallocArenaLimitApplied() {
 		log.Debug("malloc arenas: the environment's limit, not kwindow's", "kwindow_limit", store.MallocArenaLimit)
 	}
+	if !setGCPercent(cfg) {
+		log.Info("GOGC is set: memory.gc_percent does not apply", "GOGC", os.Getenv("GOGC"))
+	}
 	reg := newRegistry()
 	view := metrics.NewView(cfg)
 	reg.MustRegister(metrics.NewCollector(view))
@@ -96,6 +100,17 @@ func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults 
 }
 
 func (g *globals) logger() *slog.Logger { return g.log }
+
+// setGCPercent sets the garbage collector's target to memory.gc_percent, and
+// reports whether it did: GOGC in the environment, which the Go runtime has
+// applied already, takes precedence.
+func setGCPercent(cfg *config.Config) bool {
+	if _, ok := os.LookupEnv("GOGC"); ok {
+		return false
+	}
+	debug.SetGCPercent(cfg.Memory.GCPercent)
+	return true
+}
 
 // queryAPI is the query API's options and this instance's advertised URL.
 type queryAPI struct {

@@ -19,6 +19,9 @@ const defaultRetention = Duration(24 * time.Hour)
 // DefBuckets, for latencies in seconds.
 var DefaultClassicBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
+// DefaultGCPercent is the default of Memory.GCPercent.
+const DefaultGCPercent = 25
+
 // DefaultMaxKeys is the default of Aggregation.MaxKeys.
 const DefaultMaxKeys = 100000
 
@@ -213,5 +216,8 @@ func (c *Config) fillRuntimeDefaults(unset func(string) bool) {
 	}
 	if st.MemtableBudget == 0 && unset("state.memtable_budget") {
 		st.MemtableBudget = 32 << 20
+	}
+	if c.Memory.GCPercent == 0 && unset("memory.gc_percent") {
+		c.Memory.GCPercent = DefaultGCPercent
 	}
 }

@@ -138,3 +138,14 @@ type State struct {
 	// than 1 MiB. At least 2 MiB. Default 32 MiB.
 	MemtableBudget int64 `yaml:"memtable_budget"`
 }
+
+// Memory configures the Go runtime's memory.
+type Memory struct {
+	// GCPercent is the Go garbage collector's target (GOGC): a collection
+	// starts once the heap has grown this many percent over what the previous
+	// one left live. The Go heap is most of the exporter's memory, and Go's own
+	// default, 100, lets it reach twice the live heap; a lower target costs
+	// more collections (CPU). GOGC in the environment takes precedence. At
+	// least 1; default 25.
+	GCPercent int `yaml:"gc_percent"`
+}
