@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/kafka"
 	"github.com/kwindow/kwindow/exporter/metrics"
 	"github.com/kwindow/kwindow/exporter/query"
+	"github.com/kwindow/kwindow/exporter/store"
 	"github.com/kwindow/kwindow/exporter/stream"
 	"github.com/kwindow/kwindow/exporter/ui"
 	"github.com/kwindow/kwindow/exporter/web"
@@ -53,6 +55,12 @@ func newRegistry() *prometheus.Registry {
 // either fails.
 func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults func([]stream.Result)) error {
 	log := g.logger()
+	if !store.MallocArenaLimitApplied() {
+		log.Debug("malloc arenas: the environment's limit, not kwindow's", "kwindow_limit", store.MallocArenaLimit)
+	}
+	if !setGCPercent(cfg) {
+		log.Info("GOGC is set: memory.gc_percent does not apply", "GOGC", os.Getenv("GOGC"))
+	}
 	reg := newRegistry()
 	view := metrics.NewView(cfg)
 	reg.MustRegister(metrics.NewCollector(view))
@@ -92,6 +100,17 @@ func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults 
 }
 
 func (g *globals) logger() *slog.Logger { return g.log }
+
+// setGCPercent sets the garbage collector's target to memory.gc_percent, and
+// reports whether it did: GOGC in the environment, which the Go runtime has
+// applied already, takes precedence.
+func setGCPercent(cfg *config.Config) bool {
+	if _, ok := os.LookupEnv("GOGC"); ok {
+		return false
+	}
+	debug.SetGCPercent(cfg.Memory.GCPercent)
+	return true
+}
 
 // queryAPI is the query API's options and this instance's advertised URL.
 type queryAPI struct {

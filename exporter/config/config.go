@@ -45,6 +45,8 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// API configures the interactive query API.
 	API API `yaml:"api"`
+	// Memory configures the Go runtime's memory (RocksDB's is in State).
+	Memory Memory `yaml:"memory"`
 }
 
 // Events maps JSON event fields to what the engine needs.

@@ -19,6 +19,9 @@ const defaultRetention = Duration(24 * time.Hour)
 // DefBuckets, for latencies in seconds.
 var DefaultClassicBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
+// DefaultGCPercent is the default of Memory.GCPercent.
+const DefaultGCPercent = 25
+
 // DefaultMaxKeys is the default of Aggregation.MaxKeys.
 const DefaultMaxKeys = 100000
 
@@ -209,9 +212,12 @@ func (c *Config) fillRuntimeDefaults(unset func(string) bool) {
 		st.Dir = "data"
 	}
 	if st.BlockCacheSize == 0 && unset("state.block_cache_size") {
-		st.BlockCacheSize = 64 << 20
+		st.BlockCacheSize = 16 << 20
 	}
 	if st.MemtableBudget == 0 && unset("state.memtable_budget") {
 		st.MemtableBudget = 32 << 20
+	}
+	if c.Memory.GCPercent == 0 && unset("memory.gc_percent") {
+		c.Memory.GCPercent = DefaultGCPercent
 	}
 }

@@ -115,8 +115,8 @@ func TestUnknownFields(t *testing.T) {
 		"config k.yml:3: aggregations[0].window.advnce: unknown field; did you mean advance?")
 	// Nothing close: the fields are listed instead.
 	f(agg+"    colour: red\n", "config k.yml:4: aggregations[0].colour: unknown field (the fields here are name, group_by, window, grace, retention, measures, quantiles, anomaly, rollups, max_keys)")
-	f("wndow: {}\n", "config k.yml:1: wndow: unknown field (the fields here are events, aggregations, sketch, kafka, stream, state, metrics, api)")
-	f("x: 1\n", "config k.yml:1: x: unknown field (the fields here are events, aggregations, sketch, kafka, stream, state, metrics, api)")
+	f("wndow: {}\n", "config k.yml:1: wndow: unknown field (the fields here are events, aggregations, sketch, kafka, stream, state, metrics, api, memory)")
+	f("x: 1\n", "config k.yml:1: x: unknown field (the fields here are events, aggregations, sketch, kafka, stream, state, metrics, api, memory)")
 	// A field set twice is an error too (yaml.v3 stopped at it with "mapping key
 	// already defined"); the second one is reported.
 	f("stream:\n  commit_interval: 1s\n  commit_interval: 2s\n", "config k.yml:3: stream.commit_interval: set twice (first on line 2)")

@@ -128,11 +128,24 @@ type State struct {
 	// Dir holds one RocksDB directory per input partition. Default "data".
 	Dir string `yaml:"dir"`
 	// BlockCacheSize is the RocksDB read cache shared by every store (bytes),
-	// > 0. Default 64 MiB.
+	// > 0. Default 16 MiB: the stream reads the store only for running totals of
+	// keys that return, and a larger cache mostly holds blocks nothing reads
+	// again; queries over many keys or long ranges gain from more.
 	BlockCacheSize int64 `yaml:"block_cache_size"`
 	// MemtableBudget bounds the RocksDB write buffers (memtables) of every store
 	// of the instance together (bytes): each of the repartition topic's
 	// partitions gets an equal share for its two memtables, and no memtable less
 	// than 1 MiB. At least 2 MiB. Default 32 MiB.
 	MemtableBudget int64 `yaml:"memtable_budget"`
+}
+
+// Memory configures the Go runtime's memory.
+type Memory struct {
+	// GCPercent is the Go garbage collector's target (GOGC): a collection
+	// starts once the heap has grown this many percent over what the previous
+	// one left live. The Go heap is most of the exporter's memory, and Go's own
+	// default, 100, lets it reach twice the live heap; a lower target costs
+	// more collections (CPU). GOGC in the environment takes precedence. At
+	// least 1; default 25.
+	GCPercent int `yaml:"gc_percent"`
 }

@@ -207,6 +207,13 @@ func TestLimits(t *testing.T) {
 	f(agg+"state: {memtable_budget: 9223372036854775807}\n", "")
 	f(agg+"state: {dir: ''}\n", "config k.yml:4: state.dir: must be set (remove it for the default, data)")
 
+	// memory.
+	f(agg+"memory: {gc_percent: 0}\n", "config k.yml:4: memory.gc_percent: must be >= 1, got 0")
+	f(agg+"memory: {gc_percent: -1}\n", "config k.yml:4: memory.gc_percent: must be >= 1, got -1")
+	f(agg+"memory: {gc_percent: 1}\n", "")
+	f(agg+"memory: {gc_percent: 9223372036854775807}\n", "")
+	f(agg+"memory: {gc_percent: 100, limit: 1}\n", "config k.yml:4: memory.limit: unknown field (the fields here are gc_percent)")
+
 	// SASL needs a password: franz-go refuses an empty one at the first connection.
 	f(agg+"kafka: {sasl: {mechanism: SCRAM-SHA-512, username: u}}\n", "config k.yml:4: kafka.sasl: password or password_file must be set (SASL SCRAM-SHA-512 needs a password)")
 	f(agg+"kafka: {sasl: {mechanism: PLAIN, username: u, password: p}}\n", "")
@@ -309,7 +316,8 @@ func TestExplicitZeros(t *testing.T) {
 	a := c.Aggregations[0]
 	if a.MaxKeys != DefaultMaxKeys || a.Retention != Duration(24*time.Hour) || c.Stream.CommitInterval != Duration(100*time.Millisecond) ||
 		c.Stream.SessionTimeout != Duration(45*time.Second) || c.Kafka.FetchMaxWait != Duration(250*time.Millisecond) ||
-		c.Kafka.FetchMaxBytes != 8<<20 || c.State.BlockCacheSize != 64<<20 || c.State.MemtableBudget != 32<<20 || c.Metrics.IdleWindows != 5 || c.Stream.ReplicationFactor != -1 {
+		c.Kafka.FetchMaxBytes != 8<<20 || c.State.BlockCacheSize != 16<<20 || c.State.MemtableBudget != 32<<20 || c.Metrics.IdleWindows != 5 || c.Stream.ReplicationFactor != -1 ||
+		c.Memory.GCPercent != 25 {
 		t.Errorf("defaults not applied: %+v %+v", a, c)
 	}
 	for _, field := range []string{
@@ -317,7 +325,7 @@ func TestExplicitZeros(t *testing.T) {
 		"stream: {commit_interval: 0s}", "stream: {session_timeout: 0s}", "stream: {replication_factor: 0}",
 		"stream: {input_topic: ''}", "stream: {dead_letter_topic: ''}", "stream: {output_topic: ''}", "stream: {application_id: ''}",
 		"kafka: {fetch_max_wait: 0s}", "kafka: {fetch_max_bytes: 0}", "kafka: {fetch_max_partition_bytes: 0}",
-		"state: {block_cache_size: 0}", "state: {memtable_budget: 0}", "state: {store: ''}", "metrics: {idle_windows: 0}",
+		"state: {block_cache_size: 0}", "state: {memtable_budget: 0}", "state: {store: ''}", "metrics: {idle_windows: 0}", "memory: {gc_percent: 0}",
 		"events: {max_size: 0}", "events: {max_dimension_length: 0}", "events: {max_future_skew: 0s}",
 	} {
 		if _, err := Parse("k.yml", []byte(agg+field+"\n")); err == nil {

@@ -112,6 +112,7 @@ var selfFamilies = []string{
 	"store_live_bytes",
 	"store_memory_bytes",
 	"store_block_cache_bytes",
+	"malloc_bytes",
 	"window_freshness_seconds",
 	"window_last_close_timestamp_seconds",
 	"window_forced_total",

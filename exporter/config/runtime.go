@@ -87,6 +87,9 @@ func (c *Config) validateRuntime(p *problems) {
 	if st.MemtableBudget < 2<<20 {
 		p.add("state.memtable_budget", "must be >= 2097152 (two memtables of 1 MiB), got %d", st.MemtableBudget)
 	}
+	if g := c.Memory.GCPercent; g < 1 {
+		p.add("memory.gc_percent", "must be >= 1, got %d", g)
+	}
 }
 
 func (c *Config) validateStream(p *problems) {

@@ -161,6 +161,15 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 			opts.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "store_block_cache_bytes",
 				Help: "Bytes held by the RocksDB block cache that every state store of this instance shares (bounded by state.block_cache_size)."},
 				func() float64 { return float64(rt.cache.Usage()) }))
+			for _, m := range []struct {
+				state string
+				v     func(store.MallocStats) uint64
+			}{{"in_use", func(s store.MallocStats) uint64 { return s.InUse }}, {"free", func(s store.MallocStats) uint64 { return s.Free }}} {
+				opts.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "malloc_bytes",
+					Help:        "Bytes of the process's C heap (glibc malloc: RocksDB's memory, kwindow's Go heap excluded), by state: in_use, or free in malloc's arenas (resident unless returned to the kernel since).",
+					ConstLabels: prometheus.Labels{"state": m.state}},
+					func() float64 { return float64(m.v(store.ReadMallocStats())) }))
+			}
 		}
 	}
 	return rt, nil
@@ -190,6 +199,9 @@ func (rt *Runtime) Run(ctx context.Context) error {
 	var bgDone sync.WaitGroup
 	bgDone.Go(func() { rt.watchLag(bg, rt.lagEvery) })
 	bgDone.Go(func() { rt.summarize(bg, time.Minute) })
+	if rt.cache != nil {
+		bgDone.Go(func() { trimMalloc(bg, trimEvery) })
+	}
 	defer func() { stopBg(); bgDone.Wait() }()
 
 	wait := rt.backoffMin
@@ -294,5 +306,25 @@ func (rt *Runtime) watchLag(ctx context.Context, every time.Duration) {
 			}
 		}
 		rt.metrics.lagSum.store(float64(sum))
+	}
+}
+
+// trimEvery is how often trimMalloc returns malloc's free pages.
+const trimEvery = 10 * time.Second
+
+// trimMalloc returns the free pages of malloc's arenas to the kernel every
+// interval until ctx is done. RocksDB frees a flushed memtable's blocks and
+// evicted cache entries in the middle of the arenas, where glibc never
+// returns them by itself.
+func trimMalloc(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			store.TrimMalloc()
+		}
 	}
 }
