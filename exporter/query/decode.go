@@ -104,7 +104,8 @@ func (d *windowDecoder) newAggregate(agg *aggregate.Aggregate, sk []byte) (*aggr
 		return agg.Clone(), nil
 	}
 	if len(d.aggs) == cap(d.aggs) {
-		d.aggs = make([]aggSketch, 0, aggChunk)
+		// Small first, as most queries keep few points: doubling up to aggChunk.
+		d.aggs = make([]aggSketch, 0, min(max(2*cap(d.aggs), 4), aggChunk))
 	}
 	d.aggs = append(d.aggs, aggSketch{agg: *agg})
 	w := &d.aggs[len(d.aggs)-1]
@@ -116,10 +117,10 @@ func (d *windowDecoder) newAggregate(agg *aggregate.Aggregate, sk []byte) (*aggr
 	return &w.agg, nil
 }
 
-// aggChunk is how many aggregates newAggregate allocates at once.
+// aggChunk is the most aggregates newAggregate allocates at once.
 const aggChunk = 128
 
-// keepChunk is the size of the buffers keep copies encodings into.
+// keepChunk is the largest buffer keep copies encodings into.
 const keepChunk = 64 << 10
 
 // keep returns a copy of b that lives as long as the points holding it, copied
@@ -127,7 +128,8 @@ const keepChunk = 64 << 10
 // no allocation of its own. The copies are never modified (frozen sketches).
 func (d *windowDecoder) keep(b []byte) []byte {
 	if len(b) > cap(d.mem)-len(d.mem) {
-		d.mem = make([]byte, 0, max(keepChunk, len(b)))
+		// Small first, doubling up to keepChunk, as for the aggregates.
+		d.mem = make([]byte, 0, max(min(2*cap(d.mem), keepChunk), 1024, len(b)))
 	}
 	i := len(d.mem)
 	d.mem = append(d.mem, b...)
