@@ -312,4 +312,3 @@ func (r *Rocks) Close() error {
 	}
 	return nil
 }
-
