@@ -77,6 +77,7 @@ var rbStores = flag.Int("rollups.stores", 6, "BenchmarkRollups: stores (stage-2 
 type rollupWorld struct {
 	dir   string
 	sts   []*store.Rocks // one per stage-2 partition
+	cache *store.BlockCache
 	cfg   *config.Config
 	l     *Local
 	srcs  []Source
@@ -100,6 +101,9 @@ func TestMain(m *testing.M) {
 	if rbWorld != nil {
 		for _, st := range rbWorld.sts {
 			st.Close()
+		}
+		if rbWorld.cache != nil {
+			rbWorld.cache.Close()
 		}
 		if os.Getenv(rbDirEnv) == "" {
 			os.RemoveAll(rbWorld.dir)
@@ -263,12 +267,17 @@ func buildRollupWorld() (*rollupWorld, error) {
 	return w.open(c)
 }
 
-// openStores opens the world's stores, one directory each.
+// openStores opens the world's stores, one directory each, sharing one block
+// cache of the size a single store has by default (64 MiB), as an instance's
+// stores share one.
 func (w *rollupWorld) openStores() error {
 	w.sts = make([]*store.Rocks, *rbStores)
+	if w.cache == nil {
+		w.cache = store.NewBlockCache(64 << 20)
+	}
 	for i := range w.sts {
 		var err error
-		if w.sts[i], err = store.OpenRocks(filepath.Join(w.dir, fmt.Sprintf("p%d", i)), store.RocksOptions{}); err != nil {
+		if w.sts[i], err = store.OpenRocks(filepath.Join(w.dir, fmt.Sprintf("p%d", i)), store.RocksOptions{BlockCache: w.cache}); err != nil {
 			return err
 		}
 	}
