@@ -109,7 +109,7 @@ test: vet check-alerts fuzz unit plugin-check ui-check ui-e2e
 bench: deps
 	@set -o pipefail; $(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $$($(GO) list ./exporter/... | grep -v '/exporter/stream$$') | tee bench.out
 	@set -o pipefail; $(GO) test -run='^$$' -bench='EndToEnd|ConsumeOnly|Restore|Freshness|RestartAfterKill' -benchtime=1x -timeout=30m ./exporter/stream/ | tee -a bench.out
-	@echo; echo "== summary"; grep -E '^Benchmark' bench.out | awk '{ line=$$1; for (i=2;i<=NF;i++) if ($$i ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|ratio_of_consume_only)$$/ || $$(i+1) ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|ratio_of_consume_only)$$/) line=line" "$$i; print line }'
+	@echo; echo "== summary"; grep -E '^Benchmark' bench.out | awk '{ line=$$1; for (i=2;i<=NF;i++) if ($$i ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|µs|ratio_of_consume_only)$$/ || $$(i+1) ~ /(ns\/op|events\/s|windows\/s|records\/s|MB\/s|allocs\/op|_ms|_MiB|_s|µs|ratio_of_consume_only)$$/) line=line" "$$i; print line }'
 
 # bench-peers measures kwindow's engine (BenchmarkPeers) and VictoriaMetrics vmagent
 # v1.132.0's stream aggregation doing the same work per key at 400 and 10,000 keys,
