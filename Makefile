@@ -82,6 +82,7 @@ fuzz: deps
 	$(call fuzz-one,FuzzUnmarshal,exporter/sketch,150000x)
 	$(call fuzz-one,FuzzMergeBinary,exporter/sketch,40000x)
 	$(call fuzz-one,FuzzParseKey,exporter/store,100000x)
+	$(call fuzz-one,FuzzDecompressLZ4,exporter/kafka,3000x)
 	$(call fuzz-one,FuzzValue,exporter/aggregate,150000x)
 	$(call fuzz-one,FuzzParse,exporter/config,10000x)
 	$(call fuzz-one,FuzzQueryRange,exporter/api,25000x)

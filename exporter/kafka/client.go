@@ -15,8 +15,9 @@ import (
 	"github.com/kwindow/kwindow/exporter/config"
 )
 
-// ClientOpts returns the client options of k: seed brokers, client ID, TLS, SASL
-// and fetch limits. Zero fetch limits keep franz-go's defaults, so a Kafka section
+// ClientOpts returns the client options of k: seed brokers, client ID, TLS, SASL,
+// fetch limits, and the Decompressor (LZ4 batches decoded without franz-go's
+// pooled 4 MiB block buffers). Zero fetch limits keep franz-go's defaults, so a Kafka section
 // that has not been through config defaults still works. Files named by k (CA,
 // certificate, key, password) are read now: a missing or bad one is an error that
 // names it.
@@ -24,7 +25,7 @@ func ClientOpts(k config.Kafka) ([]kgo.Opt, error) {
 	if len(k.Brokers) == 0 {
 		return nil, errors.New("kafka.brokers: no seed brokers")
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...)}
+	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...), kgo.WithDecompressor(NewDecompressor(MaxBatchBytes))}
 	if k.ClientID != "" {
 		opts = append(opts, kgo.ClientID(k.ClientID))
 	}
