@@ -200,3 +200,13 @@ func (t teeSink) Inactive(p int32) {
 		s.Inactive(p)
 	}
 }
+
+// WantsOpenWindows implements stream.OpenWindowsSink: one of the sinks does.
+func (t teeSink) WantsOpenWindows() bool {
+	for _, s := range t {
+		if o, ok := s.(stream.OpenWindowsSink); ok && o.WantsOpenWindows() {
+			return true
+		}
+	}
+	return false
+}

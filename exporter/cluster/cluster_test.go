@@ -47,6 +47,7 @@ func memberConfig(t testing.TB, addr, id string) *config.Config {
 aggregations:
   - {name: endpoint_1m, group_by: [endpoint], window: {type: tumbling, size: 1m}, grace: 5s, quantiles: [0.5, 0.99]}
   - {name: status_1m, group_by: [endpoint, status], window: {type: tumbling, size: 1m}, grace: 5s, measures: [count]}
+  - {name: hop_3m, group_by: [endpoint], window: {type: hopping, size: 3m, advance: 1m}, grace: 5s, measures: [count]}
 kafka: {brokers: [%q], fetch_max_wait: 50ms}
 stream: {application_id: iq, instance_id: %s, input_topic: requests, commit_interval: 50ms, idle_timeout: 0s, session_timeout: 3s}
 state: {dir: %q}

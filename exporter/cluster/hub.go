@@ -77,6 +77,10 @@ func (h *Hub) Active(int32, int64, []engine.Change) {}
 // Inactive is part of stream.Sink.
 func (h *Hub) Inactive(int32) {}
 
+// WantsOpenWindows is part of stream.OpenWindowsSink: open hopping windows are
+// assembled for the hub while it has subscribers.
+func (h *Hub) WantsOpenWindows() bool { return h.active.Load() > 0 }
+
 // Committed queues the commits for the subscribers, without blocking: if the
 // hub is that far behind, its subscribers are dropped instead.
 func (h *Hub) Committed(commits []stream.Commit) {
@@ -113,7 +117,10 @@ func (h *Hub) publish(c *stream.Commit, now int64) {
 	}
 	for _, w := range c.Windows {
 		if w.Value == nil {
-			continue // a session window merged into another: the other's update follows
+			if w.Assembled.Agg != nil { // an open hopping window
+				h.offer(c, w.Agg, w.Group, w.Start, now, func() (aggregate.Value, error) { return w.Assembled, nil })
+			}
+			continue // or a session window merged into another: the other's update follows
 		}
 		h.offer(c, w.Agg, w.Group, w.Start, now, func() (aggregate.Value, error) {
 			var v aggregate.Value

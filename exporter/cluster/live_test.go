@@ -130,6 +130,83 @@ func TestLiveStream(t *testing.T) {
 	}
 }
 
+// TestLiveStreamHopping: stage 2 keeps hopping windows as panes; a live
+// subscriber still gets every open window, assembled from its panes, with the
+// count of the events it holds so far, and then its final count once closed.
+func TestLiveStreamHopping(t *testing.T) {
+	addr, ms := newGroup(t, 2)
+	waitReady(t, ms)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := ms[0].node.Subscribe(ctx, api.StreamQuery{Aggregation: "hop_3m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the peer stream opens
+	base := time.Now().Add(-time.Hour).Truncate(time.Minute).UnixMilli()
+	want := map[string]uint64{} // endpoint@window start -> count
+	batch := func(from, to int64, n int) []event {
+		var evs []event
+		for i := range n {
+			e := event{ts: from + int64(i)*(to-from)/int64(n), endpoint: fmt.Sprintf("/e%d", i%4), status: 200, latency: 5}
+			evs = append(evs, e)
+			for s := e.ts / minute * minute; s > e.ts-3*minute; s -= minute {
+				want[fmt.Sprintf("%s@%d", e.endpoint, s)]++
+			}
+		}
+		return evs
+	}
+	last := map[string]*api.WindowUpdate{}
+	// follow reads updates until every window of want has one for which ok
+	// holds.
+	follow := func(ok func(k string, u *api.WindowUpdate) bool) {
+		t.Helper()
+		timeout := time.After(60 * time.Second)
+		for {
+			done := true
+			for k := range want {
+				if u := last[k]; u == nil || !ok(k, u) {
+					done = false
+					break
+				}
+			}
+			if done {
+				return
+			}
+			select {
+			case ev, open := <-sub:
+				if !open || ev.Dropped != "" {
+					t.Fatalf("the stream ended: %q", ev.Dropped)
+				}
+				u := ev.Update
+				last[fmt.Sprintf("%s@%d", u.Key[0], u.Start)] = u
+			case <-timeout:
+				for k, n := range want {
+					if u := last[k]; u == nil || !ok(k, u) {
+						t.Fatalf("after 60 s, window %s: %+v, want %d events", k, u, n)
+					}
+				}
+			}
+		}
+	}
+	// Two minutes of events: at the stage-2 stream time they reach, the
+	// windows starting one minute before base and later are open.
+	produceEvents(t, addr, batch(base, base+2*minute, 1200))
+	follow(func(k string, u *api.WindowUpdate) bool {
+		if u.Start+3*minute+5000 <= base+2*minute-1 { // closed already
+			return u.Agg.Count == want[k] && !u.Partial
+		}
+		return u.Agg.Count == want[k] && u.Partial
+	})
+	// The rest, then events that close every window.
+	evs := batch(base+2*minute, base+3*minute, 600)
+	for range inputParts {
+		evs = append(evs, event{ts: base + 10*minute, endpoint: "/closer", status: 200, latency: 1})
+	}
+	produceEvents(t, addr, evs)
+	follow(func(k string, u *api.WindowUpdate) bool { return u.Agg.Count == want[k] && !u.Partial })
+}
+
 // TestSlowSubscriber: a subscriber that never reads is dropped with a reason,
 // and processing goes on: every event is counted.
 func TestSlowSubscriber(t *testing.T) {

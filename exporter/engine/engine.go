@@ -68,6 +68,11 @@ type Options struct {
 	// good, as it did before LoadTotal existed: Restore must then be given the
 	// totals too.
 	LoadTotal func(agg int, group []byte) (aggregate.Value, error)
+
+	// Panes makes a merging engine keep hopping aggregations as pane variants
+	// and assemble their windows when they close (see panes.go): stage 2 sets
+	// it. Without it, Merge adds each pane to the windows that hold it.
+	Panes bool
 }
 
 // agg is the state of one aggregation.
@@ -92,6 +97,13 @@ type agg struct {
 	keepTotals bool // no LoadTotal: park the total of a key that leaves memory
 	stats      Stats
 	scratch    []byte
+	// panes: a hopping aggregation kept as pane variants (Options.Panes), of
+	// paneSize milliseconds; every window closing at or before closedAt has
+	// been published.
+	panes    bool
+	paneSize int64
+	closedAt int64
+	wins     []window.Window // paneWindows' buffer
 }
 
 // key is one group key of an aggregation, its windows in memory and its running
@@ -159,6 +171,10 @@ func NewWithOptions(c *config.Config, o Options) *Engine {
 			empty:      func() *aggregate.Aggregate { return aggregate.New(schema, withSketch) },
 			schema:     schema,
 			withSketch: withSketch,
+			closedAt:   NoTime,
+		}
+		if o.Panes && a.spec.Kind == window.Hopping {
+			a.panes, a.paneSize = true, a.spec.PaneSize()
 		}
 		for range ac.GroupBy {
 			a.overflow = store.AppendGroup(a.overflow, []byte(OverflowValue))

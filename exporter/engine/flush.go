@@ -14,6 +14,10 @@ type Change struct {
 	Agg   int    // index of the aggregation in the configuration
 	Group string // encoded group key; store.SplitGroup gives the dimension values
 	Start int64  // window start, unix ms
+	// Pane is 0 for a window or a running total; for a pane variant of a hopping
+	// aggregation kept as panes (Options.Panes), v+1 for variant v, stored
+	// under store.PaneAgg(name, v) at Start, the pane's start.
+	Pane int
 	// Value is the window's end, latest event time and aggregate. In Flush.Changes a
 	// nil Value.Agg means the window is gone (a session merged into another) and
 	// its stored copy must be deleted. For a running total, End is TotalStart and
@@ -29,8 +33,14 @@ type Flush struct {
 	// Changes are the windows updated or deleted, deletions of a key before its
 	// updates: what goes to the changelog and the store.
 	Changes []Change
-	// Closed are the windows that closed: final results.
+	// Closed are the windows that closed: final results. Those of hopping
+	// aggregations kept as panes are in Changes too (they are stored only now).
 	Closed []Change
+	// Open are, when Flush was asked for them (FlushOpen), the open windows of
+	// hopping aggregations kept as panes that changed, assembled from their
+	// panes: what live readers see of them. The aggregates are new and not
+	// modified again.
+	Open []Change
 	// StreamTime is the stream time the flush reflects.
 	StreamTime int64
 }
@@ -38,9 +48,15 @@ type Flush struct {
 // Flush collects the windows changed since the last call and the windows that have
 // closed since then, and drops closed windows, and keys left without windows, from
 // memory. Once Err is set it reports no change.
-func (e *Engine) Flush() *Flush {
+func (e *Engine) Flush() *Flush { return e.flushing(false) }
+
+// FlushOpen is Flush that also assembles the open hopping windows that changed
+// (Flush.Open), for live readers.
+func (e *Engine) FlushOpen() *Flush { return e.flushing(true) }
+
+func (e *Engine) flushing(open bool) *Flush {
 	f := &e.flush
-	f.Changes, f.Closed, f.StreamTime = f.Changes[:0], f.Closed[:0], e.streamTime
+	f.Changes, f.Closed, f.Open, f.StreamTime = f.Changes[:0], f.Closed[:0], f.Open[:0], e.streamTime
 	if e.err != nil {
 		return f
 	}
@@ -52,6 +68,23 @@ func (e *Engine) Flush() *Flush {
 			k.windows.Removed = k.windows.Removed[:0]
 			f.Changes = append(f.Changes, Change{Agg: a.index, Group: k.group, Start: TotalStart,
 				Value: aggregate.Value{End: TotalStart, Last: k.last, Agg: k.total}})
+			if a.panes {
+				if open {
+					f.Open = a.openPanes(k, e.streamTime, f.Open)
+				}
+				for i := range k.windows.Slots {
+					if sl := &k.windows.Slots[i]; sl.Dirty {
+						sl.Dirty = false
+						f.Changes = append(f.Changes, a.paneChange(k, sl, false))
+						for _, w := range a.paneWindows(sl.Window.Start) {
+							if w.Start >= sl.Window.End && a.spec.CloseTime(w) > a.closedAt {
+								a.nextClose = min(a.nextClose, a.spec.CloseTime(w))
+								break
+							}
+						}
+					}
+				}
+			}
 			for i := range k.windows.Slots {
 				sl := &k.windows.Slots[i]
 				if sl.Dirty {
@@ -67,7 +100,11 @@ func (e *Engine) Flush() *Flush {
 		}
 		clear(a.dirty)
 		a.dirty = a.dirty[:0]
-		if e.streamTime >= a.nextClose {
+		switch {
+		case e.streamTime < a.nextClose:
+		case a.panes:
+			a.closePanes(e.streamTime, f)
+		default:
 			f.Closed = a.close(e.streamTime, f.Closed)
 		}
 		a.stats.Keys = len(a.keys)
@@ -148,6 +185,9 @@ func (e *Engine) Restore(agg int, group []byte, start int64, v aggregate.Value) 
 		}
 		a.parked[string(group)] = v
 		return
+	}
+	if a.panes {
+		return // every window in the store is closed: panes come to RestorePane
 	}
 	w := window.Window{Start: start, End: v.End}
 	closed := a.spec.Closed(w, e.streamTime)

@@ -45,7 +45,14 @@ func (e *Engine) Merge(agg int, group string, p *Part) (late bool) {
 	}
 	k.total.Merge(p.Agg)
 	k.last = max(k.last, p.Last)
-	if !p.Late {
+	if !p.Late && a.panes {
+		e.part = p
+		late = a.mergePane(k, p, e.streamTime, e.merge)
+		e.part = nil
+		if late {
+			a.stats.LateMerges++
+		}
+	} else if !p.Late {
 		e.part = p
 		late = a.mergeWindows(k, p, e.streamTime, e.merge)
 		e.part = nil

@@ -20,7 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/config"
+	"github.com/kwindow/kwindow/exporter/store"
 )
 
 // TestRecordsAtSizeLimit: an input record as large as the broker accepts, and a
@@ -371,6 +373,44 @@ func TestFatalErrors(t *testing.T) {
 		var fatal *FatalError
 		if !errors.As(err, &fatal) || !strings.Contains(err.Error(), "new stream.application_id") {
 			t.Errorf("Run = %v, want a fatal error asking for a new application_id", err)
+		}
+	})
+	t.Run("open hopping window from before panes", func(t *testing.T) {
+		// A kwindow that stored every open hopping window: stage 2 now keeps
+		// open hopping windows as panes, and would take a stored one for a
+		// closed, final window.
+		addr := newCluster(t)
+		cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "state"))
+		hop, err := config.Parse("test.yml", []byte(`
+aggregations:
+  - {name: hop, group_by: [endpoint], window: {type: hopping, size: 5m, advance: 1m}, grace: 10s}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Aggregations = hop.Aggregations
+		adm := kadm.NewClient(client(t, addr))
+		changelog := cfg.ChangelogTopic("hop")
+		if _, err := adm.CreateTopic(context.Background(), partitions, 1, nil, changelog); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now().UnixMilli() / 60_000 * 60_000
+		a := aggregate.New(*cfg.Sketch.Schema, false)
+		a.Count = 1
+		v, err := aggregate.Value{End: start + 300_000, Last: start, Agg: a}.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := store.Key{Agg: "hop", Group: store.AppendGroup(nil, []byte("/a")), Start: start}.Append(nil)
+		produce(t, client(t, addr), []*kgo.Record{{Topic: changelog, Partition: 0, Key: key, Value: v}})
+		rt, err := New(context.Background(), cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = runWithin(t, rt, 30*time.Second)
+		var fatal *FatalError
+		if !errors.As(err, &fatal) || !strings.Contains(err.Error(), "an open hop window") || !strings.Contains(err.Error(), "new stream.application_id") {
+			t.Errorf("Run = %v, want a fatal error naming the window and asking for a new application_id", err)
 		}
 	})
 	for _, threads := range []int{1, 2} {

@@ -20,6 +20,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/event"
 	"github.com/kwindow/kwindow/exporter/kafka"
 	"github.com/kwindow/kwindow/exporter/store"
+	"github.com/kwindow/kwindow/exporter/window"
 )
 
 // Options are what the runtime needs besides the configuration.
@@ -76,6 +77,7 @@ type Runtime struct {
 	repartition     string         // stage 1 → stage 2
 	streamTimeTopic string         // stage 1's stream times
 	aggIndex        map[string]int // aggregation name → index
+	hopping         []bool         // by aggregation: hopping windows, kept as panes at stage 2
 	partitions      int32          // of the input topic: stage-1 tasks, and the sources stage 2 waits for
 	repParts        int32          // of the repartition topic and the changelogs: stage-2 tasks
 	outParts        int32          // of the output, dead-letter and late topics (0: disabled)
@@ -126,6 +128,7 @@ func New(_ context.Context, cfg *config.Config, opts Options) (*Runtime, error) 
 		rt.logNames = append(rt.logNames, a.Name)
 		rt.logRetention = append(rt.logRetention, a.Retention.Millis())
 		rt.aggIndex[a.Name] = i
+		rt.hopping = append(rt.hopping, a.WindowSpec().Kind == window.Hopping)
 	}
 	rt.rollupLogs = make([][]int, len(cfg.Aggregations))
 	for i, a := range cfg.Aggregations {

@@ -16,6 +16,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/rollup"
 	"github.com/kwindow/kwindow/exporter/store"
+	"github.com/kwindow/kwindow/exporter/window"
 )
 
 // Result is the final result of a window, handed to Options.OnResults once the
@@ -42,14 +43,28 @@ type Commit struct {
 	Windows []WindowChange
 }
 
-// WindowChange is one window as a committed transaction wrote it.
+// WindowChange is one window as a committed transaction wrote it, or, for a
+// hopping aggregation (whose open windows stage 2 keeps as panes, stored as
+// such), an open window assembled from its panes for live readers.
 type WindowChange struct {
 	Agg   int    // index of the aggregation in the configuration
 	Group string // encoded group key; store.SplitGroup gives the dimension values
 	Start int64
 	// Value is the window's aggregate.Value encoding; nil: the window was
-	// deleted (a session window merged into another).
+	// deleted (a session window merged into another), or it is Assembled.
 	Value []byte
+	// Assembled is an open hopping window, assembled from its panes (Value is
+	// nil then): in Commit.Windows only when the Sink wants them
+	// (OpenWindowsSink). Read-only.
+	Assembled aggregate.Value
+}
+
+// OpenWindowsSink is a Sink that may want the open windows of hopping
+// aggregations in Commit.Windows. Stage 2 keeps those as panes, and assembles
+// them for readers only when the Sink asks at a commit (live subscribers).
+type OpenWindowsSink interface {
+	Sink
+	WantsOpenWindows() bool
 }
 
 // Sink receives committed state only, on the runtime's goroutine: its methods must
@@ -162,16 +177,24 @@ func (t *task) load() error {
 	t.watermarked = false
 	// Running totals stay in the store until their key has an event (LoadTotal):
 	// only the windows that may still be open or needed are read now.
-	e := engine.NewWithOptions(t.rt.cfg, engine.Options{LoadTotal: t.loadTotal})
+	e := engine.NewWithOptions(t.rt.cfg, engine.Options{LoadTotal: t.loadTotal, Panes: true})
 	e.AdvanceTo(minWatermark(t.watermarks))
 	for i := range t.rt.cfg.Aggregations {
 		name := t.rt.cfg.Aggregations[i].Name
 		// One pass over the aggregation's keys; the upper bound excludes the
 		// running totals, at TotalStart.
 		var decodeErr error
+		spec := t.rt.cfg.Aggregations[i].WindowSpec()
 		err := t.store.Windows(name, e.RestoreFrom(i), engine.TotalStart, func(en store.Entry) bool {
 			var v aggregate.Value
 			if decodeErr = v.UnmarshalBinary(en.Value); decodeErr != nil {
+				return false
+			}
+			if t.rt.hopping[i] && !spec.Closed(window.Window{Start: en.Key.Start, End: v.End}, e.StreamTime()) {
+				// Stage 2 stores a hopping window only once it has closed: an
+				// open one comes from a kwindow that stored every window.
+				decodeErr = fatalf(fmt.Errorf("an open %s window at %d", name, en.Key.Start),
+					"the state was written by a kwindow from before hopping panes, whose open hopping windows do not carry over: use a new stream.application_id (see the README's Upgrading)")
 				return false
 			}
 			e.Restore(i, slices.Clone(en.Key.Group), en.Key.Start, v)
@@ -183,11 +206,51 @@ func (t *task) load() error {
 		if err != nil {
 			return fmt.Errorf("partition %d: loading %s windows: %w", t.partition, name, err)
 		}
+		if err := t.loadPanes(e, i); err != nil {
+			return err
+		}
 	}
 	t.eng = e
 	t.backfillFrom(cp, e.StreamTime())
 	clear(t.overflowSeen)
 	t.reset()
+	return nil
+}
+
+// wantsOpenWindows reports whether the Sink wants open hopping windows
+// assembled at this commit (OpenWindowsSink).
+func (rt *Runtime) wantsOpenWindows() bool {
+	s, ok := rt.opts.Sink.(OpenWindowsSink)
+	return ok && s.WantsOpenWindows()
+}
+
+// loadPanes gives engine e the pane variants of aggregation i, if hopping: every
+// one stored is still needed by an open window.
+func (t *task) loadPanes(e *engine.Engine, i int) error {
+	a := &t.rt.cfg.Aggregations[i]
+	spec := a.WindowSpec()
+	if spec.Kind != window.Hopping {
+		return nil
+	}
+	variants := int((spec.Size + spec.Advance - 1) / spec.Advance)
+	for v := range variants {
+		name := store.PaneAgg(a.Name, v)
+		var decodeErr error
+		err := t.store.Windows(name, math.MinInt64, engine.TotalStart, func(en store.Entry) bool {
+			var val aggregate.Value
+			if decodeErr = val.UnmarshalBinary(en.Value); decodeErr != nil {
+				return false
+			}
+			e.RestorePane(i, en.Key.Group, en.Key.Start, v, val)
+			return true
+		})
+		if err == nil {
+			err = decodeErr
+		}
+		if err != nil {
+			return fmt.Errorf("partition %d: loading %s panes: %w", t.partition, a.Name, err)
+		}
+	}
 	return nil
 }
 
@@ -279,7 +342,12 @@ func minWatermark(w []int64) int64 {
 // runs on the task's lane, which lends its rollup merger (nil without rollups).
 func (t *task) prepare(rollups *rollup.Merger) error {
 	rt := t.rt
-	f := t.eng.Flush()
+	var f *engine.Flush
+	if rt.wantsOpenWindows() {
+		f = t.eng.FlushOpen()
+	} else {
+		f = t.eng.Flush()
+	}
 	if err := t.eng.Err(); err != nil {
 		return err // the store failed to give back a running total
 	}
@@ -296,10 +364,13 @@ func (t *task) prepare(rollups *rollup.Merger) error {
 		}
 	}
 	t.totals = slices.Grow(t.totals, totals)
-	t.windows = slices.Grow(t.windows, len(f.Changes)-totals)
+	t.windows = slices.Grow(t.windows, len(f.Changes)-totals+len(f.Open))
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := rt.cfg.Aggregations[c.Agg].Name
+		if c.Pane > 0 {
+			name = store.PaneAgg(name, c.Pane-1)
+		}
 		k := store.Key{Agg: name, Group: []byte(c.Group), Start: c.Start}
 		var key, value []byte
 		if c.Value.Agg == nil {
@@ -317,12 +388,19 @@ func (t *task) prepare(rollups *rollup.Merger) error {
 		if key == nil {
 			return fmt.Errorf("partition %d: %s group %q: %w", t.partition, name, c.Group, store.ErrInvalidKey)
 		}
-		if c.Start == engine.TotalStart {
+		switch {
+		case c.Start == engine.TotalStart:
 			t.totals = append(t.totals, *c)
-		} else {
+		case c.Pane > 0, rt.hopping[c.Agg]:
+			// Panes are no windows; a hopping window is stored when it closes,
+			// and Closed has it.
+		default:
 			t.windows = append(t.windows, WindowChange{Agg: c.Agg, Group: c.Group, Start: c.Start, Value: value})
 		}
 		t.produceChangelog(c.Agg, key, value)
+	}
+	for _, c := range f.Open {
+		t.windows = append(t.windows, WindowChange{Agg: c.Agg, Group: c.Group, Start: c.Start, Assembled: c.Value})
 	}
 	t.valuesLen = len(t.values)
 	for i := range f.Closed {
