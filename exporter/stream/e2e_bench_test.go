@@ -139,6 +139,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.ReportMetric(cpu.Seconds()/took.Seconds(), "cores_busy")
 		repBytes := gathered(b, reg, "kwindow_repartition_bytes_total", "")
 		b.ReportMetric(repBytes/float64(inputBytes), "repartition_bytes_per_input_byte")
+		logBytes := gathered(b, reg, "kwindow_changelog_bytes_total", "")
+		b.ReportMetric(logBytes/float64(inputBytes), "changelog_bytes_per_input_byte")
 		if consumeRate > 0 {
 			b.ReportMetric(rate/consumeRate, "ratio_of_consume_only")
 			b.Logf("exactly once: %.0f events/s = %.2f × consume only (%.0f events/s)", rate, rate/consumeRate, consumeRate)
@@ -152,6 +154,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 		commits, commitSecs := histogram(b, reg, "kwindow_commit_duration_seconds")
 		b.Logf("%d records in %v, %d window results; %d commits taking %v in all (%v each on average); peak RSS %s %.0f MiB, embedded broker included",
 			n, took.Round(time.Millisecond), results.Load(), commits, seconds(commitSecs), seconds(commitSecs/float64(max(commits, 1))), scope, rss)
+		b.Logf("changelogs: %.0f records, %.0f bytes (status_5m: %.0f records, %.0f bytes)",
+			gathered(b, reg, "kwindow_changelog_records_total", ""), logBytes,
+			gathered(b, reg, "kwindow_changelog_records_total", "status_5m"), gathered(b, reg, "kwindow_changelog_bytes_total", "status_5m"))
 	})
 }
 

@@ -82,7 +82,19 @@ func TestRecordsIntactAcrossAborts(t *testing.T) {
 		totals[strings.Split(strings.TrimPrefix(id, "endpoint_1m|endpoint="), "|")[0]] += n
 	}
 	last := map[string]uint64{}
-	for _, r := range readToEnd(t, addr, changelog) {
+	records := readToEnd(t, addr, changelog)
+	var logBytes int
+	for _, r := range records {
+		logBytes += len(r.Key) + len(r.Value)
+	}
+	// The changelog metrics count the committed records only, not the aborted.
+	if n := testutil.ToFloat64(a.rt.metrics.changelogRecords.WithLabelValues("endpoint_1m")); n != float64(len(records)) {
+		t.Errorf("kwindow_changelog_records_total = %v, the changelog holds %d committed records", n, len(records))
+	}
+	if n := testutil.ToFloat64(a.rt.metrics.changelogBytes.WithLabelValues("endpoint_1m")); n != float64(logBytes) {
+		t.Errorf("kwindow_changelog_bytes_total = %v, the changelog's committed records hold %d bytes", n, logBytes)
+	}
+	for _, r := range records {
 		if bytes.Equal(r.Key, metaKey) {
 			continue
 		}

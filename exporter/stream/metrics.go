@@ -51,6 +51,8 @@ type metrics struct {
 	repartitioned    prometheus.Counter
 	repartitionBytes prometheus.Counter
 	lateMerges       *prometheus.CounterVec
+	changelogRecords *prometheus.CounterVec
+	changelogBytes   *prometheus.CounterVec
 	lagSum           atomicFloat // sum of the lag gauges, for the summary line
 
 	mu   sync.Mutex
@@ -108,6 +110,10 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 			Help: "Key and value bytes of those partial aggregates (compare with kafka_*_fetch_bytes for the input)."}),
 		lateMerges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "late_merges_total",
 			Help: "Partial aggregates stage 2 dropped from a window it had already closed, by aggregation: 0 unless a source's watermark went backwards (see the README)."}, []string{"aggregation"}),
+		changelogRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "changelog_records_total",
+			Help: "Records stage 2 wrote to its changelogs in committed transactions (changed windows, panes, running totals, rollups, deletions), by changelog (aggregation or rollup)."}, []string{"changelog"}),
+		changelogBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "changelog_bytes_total",
+			Help: "Key and value bytes of those records, by changelog."}, []string{"changelog"}),
 		left: map[int32]int64{},
 	}
 	for _, a := range cfg.Aggregations {
@@ -128,7 +134,8 @@ func newMetrics(cfg *config.Config, reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.consumed, m.processed, m.invalid, m.late, m.overflow, m.commits, m.aborted,
 			m.commitSeconds, m.restored, m.restoreLeftG, m.streamTime, m.tasks, m.lag, m.storeKeys, m.storeBytes, m.storeMemory, m.freshness,
-			m.lastCommit, m.skipped, m.truncated, m.repartitioned, m.repartitionBytes, m.lateMerges)
+			m.lastCommit, m.skipped, m.truncated, m.repartitioned, m.repartitionBytes, m.lateMerges,
+			m.changelogRecords, m.changelogBytes)
 		// franz-go's own client metrics (kprom), under the same prefix, in a registry
 		// of their own (see KafkaGatherer); each session's client registers there.
 		m.kafka = prometheus.NewRegistry()
@@ -227,6 +234,13 @@ func (m *metrics) committed(t *task) {
 		t.overflowSeen[i] = s.Overflowed
 		if n := t.lateMerges[i]; n > 0 {
 			m.lateMerges.WithLabelValues(m.names[i]).Add(float64(n))
+		}
+	}
+	for log, n := range t.logRecords {
+		if n > 0 {
+			name := t.rt.logNames[log]
+			m.changelogRecords.WithLabelValues(name).Add(float64(n))
+			m.changelogBytes.WithLabelValues(name).Add(float64(t.logBytes[log]))
 		}
 	}
 }

@@ -116,9 +116,13 @@ type task struct {
 	flushed    int64 // stream time of the last flush: every window closing by then is published
 	processed  uint64
 	lateMerges []uint64 // per aggregation
-	mu         sync.Mutex
-	next       []int64                    // per changelog (Runtime.changelogs): offset after this transaction's last record, -1 if none
-	acks       []func(*kgo.Record, error) // per changelog: the promise of its records
+	// logRecords and logBytes count the transaction's changelog records (key
+	// and value bytes) per changelog, for the metrics once it commits.
+	logRecords, logBytes []uint64
+
+	mu   sync.Mutex
+	next []int64                    // per changelog (Runtime.changelogs): offset after this transaction's last record, -1 if none
+	acks []func(*kgo.Record, error) // per changelog: the promise of its records
 	// pending counts the changelog records whose promise has not run: until it
 	// has, the producer may use a record and its key and value.
 	pending atomic.Int64
@@ -142,7 +146,8 @@ func newTask(s *session, partition int32, st store.Store, now time.Time) (*task,
 	rt := s.rt
 	n := len(rt.cfg.Aggregations)
 	t := &task{rt: rt, s: s, partition: partition, label: strconv.Itoa(int(partition)), store: st, next: make([]int64, len(rt.changelogs)),
-		lateMerges: make([]uint64, n), overflowSeen: make([]uint64, n), retainedAt: now}
+		lateMerges: make([]uint64, n), overflowSeen: make([]uint64, n), retainedAt: now,
+		logRecords: make([]uint64, len(rt.changelogs)), logBytes: make([]uint64, len(rt.changelogs))}
 	t.acks = make([]func(*kgo.Record, error), len(rt.changelogs))
 	for log := range t.acks {
 		t.acks[log] = t.ack(log)
@@ -280,6 +285,8 @@ func (t *task) reset() {
 	t.saveMarks = false
 	t.processed = 0
 	clear(t.lateMerges)
+	clear(t.logRecords)
+	clear(t.logBytes)
 	for i := range t.next {
 		t.next[i] = -1
 	}
@@ -432,6 +439,8 @@ func (t *task) prepare(rollups *rollup.Merger) error {
 func (t *task) produceChangelog(log int, key, value []byte) {
 	r := t.record()
 	*r = kgo.Record{Topic: t.rt.changelogs[log], Partition: t.partition, Key: key, Value: value}
+	t.logRecords[log]++
+	t.logBytes[log] += uint64(len(key) + len(value))
 	t.pending.Add(1)
 	t.s.send(r, t.acks[log])
 }
