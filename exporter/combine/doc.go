@@ -17,8 +17,9 @@
 //   - tumbling: the window of the events.
 //   - hopping: a pane, a slice of gcd(size, advance) milliseconds aligned like the
 //     windows (window.Spec.Pane). Every window that holds a time holds its whole
-//     pane, so stage 2 adds the pane to each window containing it that starts at
-//     or after From: an event costs one update at stage 1, whatever size/advance.
+//     pane, so the pane goes to each window containing it that starts at or after
+//     From: an event costs one update at stage 1, whatever size/advance. Stage 2
+//     keeps the panes and assembles each window when it closes (engine.Options.Panes).
 //     From is the start of the earliest window of the event still open at stage 1
 //     (events of one pane with different From stay in different parts).
 //   - session: a local session, events of the interval within the gap of each
