@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
@@ -72,7 +73,15 @@ func scanGroups(src Source, a *aggInfo, fn func(group []byte) bool) error {
 // paneRange returns the starts of the panes that can fall into a window open
 // at stream time and starting in [from, to): [lo, hi), empty if lo >= hi.
 func (h *hopping) paneRange(from, to int64) (lo, hi int64) {
-	lo = max(from, satint.Sub(h.streamTime, satint.Add(h.spec.Size, h.spec.Grace)))
+	// Open at stream time st: s + size + grace > st. A window's panes start
+	// in [s, s+size).
+	lo = from
+	if span := satint.Add(h.spec.Size, h.spec.Grace); h.streamTime >= math.MinInt64+span {
+		lo = max(lo, h.streamTime-span+1)
+	}
+	if lo >= to {
+		return lo, lo
+	}
 	return lo, satint.Add(to, h.spec.Size)
 }
 
