@@ -532,9 +532,9 @@ func (s *spyStore) Windows(agg string, from, to int64, fn func(store.Entry) bool
 
 func (s *spyStore) Groups(agg string, fn func([]byte) bool) error {
 	defer s.fire()
-	w := s.wrap(agg, nil)
+	s.scans[agg]++
 	return s.Store.Groups(agg, func(g []byte) bool {
-		w(store.Entry{})
+		s.fire()
 		return fn(g)
 	})
 }
@@ -919,4 +919,129 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestTumblingReadsUnchanged checks that a tumbling aggregation is read as
+// before: each query scans the aggregation's windows once and nothing else,
+// even with keys under its pane names (which stage 2 never writes for it),
+// and answers from its stored windows, open ones included.
+func TestTumblingReadsUnchanged(t *testing.T) {
+	l := newLocal(t, parseConfig(t, hopConfig), Limits{})
+	ctx := context.Background()
+	const agg = "tumb_1m"
+	r := rand.New(rand.NewPCG(12, 13))
+	evs := randomHopEvents(r, 2000, t0, 10*minute+7_000, 5*minute, minute)
+	stream := int64(math.MinInt64)
+	type wkey struct {
+		key   int
+		start int64
+	}
+	wins := map[wkey][]*hopEvent{}
+	for i := range evs {
+		e := &evs[i]
+		stream = max(stream, e.t)
+		k := wkey{e.key, e.t - e.t%minute}
+		wins[k] = append(wins[k], e)
+	}
+	var b store.Batch
+	for k, wevs := range wins {
+		last := int64(math.MinInt64)
+		for _, e := range wevs {
+			last = max(last, e.t)
+		}
+		v, err := aggregate.Value{End: k.start + minute, Last: last, Agg: aggOfEvents(wevs)}.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Put(store.Key{Agg: agg, Group: hopGroup(k.key), Start: k.start}, v)
+		// What a reader assembling panes would add.
+		b.Put(store.Key{Agg: store.PaneAgg(agg, 0), Group: hopGroup(k.key), Start: k.start}, v)
+	}
+	junk, err := aggregate.Value{End: stream + minute, Last: stream, Agg: aggOfEvents([]*hopEvent{&evs[0]})}.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Put(store.Key{Agg: store.PaneAgg(agg, 1), Group: store.AppendGroup(nil, []byte("/zz"), []byte("GET")), Start: stream - stream%minute}, junk)
+	st := store.NewMemory()
+	defer st.Close()
+	if err := st.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	spy := newSpy(st)
+	srcs := []Source{{Store: spy, StreamTime: stream}}
+	checkScans := func(what string) {
+		t.Helper()
+		if len(spy.scans) != 1 || spy.scans[agg] != 1 {
+			t.Errorf("%s: scans %v, want one of %s", what, spy.scans, agg)
+		}
+		clear(spy.scans)
+	}
+	closed := func(s int64) bool { return s+minute+10_000 <= stream }
+
+	got := mustRange(t, l, srcs, RangeQuery{Aggregation: agg, GroupBy: []string{"endpoint", "method"}, From: t0, To: t0 + hour,
+		Measures: []Measure{{Kind: Quantile, Q: 0.99}}})
+	checkScans("range")
+	points, open := 0, 0
+	for _, s := range got.Series {
+		for i := range s.Points {
+			p := &s.Points[i]
+			key := slices.IndexFunc(hopKeys, func(k [2]string) bool { return keyOf(k[:]) == keyOf(s.Key) })
+			wevs := wins[wkey{key, p.Start}]
+			if p.Windows != 1 || p.Open != b2i(!closed(p.Start)) || wevs == nil {
+				t.Errorf("%q at %d: %d windows, %d open; want 1, %d", s.Key, p.Start, p.Windows, p.Open, b2i(!closed(p.Start)))
+				continue
+			}
+			checkAgg(t, fmt.Sprintf("%q at %d", s.Key, p.Start), p.Agg, aggOfEvents(wevs))
+			points++
+			open += p.Open
+		}
+	}
+	if points != len(wins) || open == 0 {
+		t.Errorf("%d points (%d open), want %d (some open)", points, open, len(wins))
+	}
+
+	for _, filters := range [][]Matcher{nil, {{"endpoint", Equal, hopKeys[1][0]}, {"method", Equal, hopKeys[1][1]}}} {
+		lr, err := l.Latest(ctx, srcs, LatestQuery{Aggregation: agg, Filters: filters})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkScans("latest")
+		for _, lk := range lr.Keys {
+			key := slices.IndexFunc(hopKeys, func(k [2]string) bool { return keyOf(k[:]) == keyOf(lk.Key) })
+			var wantOpen []int64
+			for k := range wins {
+				if k.key == key && !closed(k.start) {
+					wantOpen = append(wantOpen, k.start)
+				}
+			}
+			slices.Sort(wantOpen)
+			var gotOpen []int64
+			for _, w := range lk.Open {
+				gotOpen = append(gotOpen, w.Start)
+				if int(w.Agg.Count) != len(wins[wkey{key, w.Start}]) {
+					t.Errorf("latest %q at %d: %d events, want %d", lk.Key, w.Start, w.Agg.Count, len(wins[wkey{key, w.Start}]))
+				}
+			}
+			if !slices.Equal(gotOpen, wantOpen) {
+				t.Errorf("latest %q: open %v, want %v", lk.Key, gotOpen, wantOpen)
+			}
+		}
+		if want := len(hopKeys); filters != nil && len(lr.Keys) != 1 || filters == nil && len(lr.Keys) != want {
+			t.Errorf("latest %v: %d keys", filters, len(lr.Keys))
+		}
+	}
+
+	if _, err := l.TopK(ctx, srcs, TopKQuery{Aggregation: agg, From: t0, To: t0 + hour, Measure: Measure{Kind: Count}, K: 2}); err != nil {
+		t.Fatal(err)
+	}
+	checkScans("topk")
+
+	vr, err := l.Values(ctx, srcs, ValuesQuery{Aggregation: agg, Dimension: "endpoint"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkScans("values")
+	if slices.Contains(vr.Values, "/zz") || len(vr.Values) != 6 {
+		t.Errorf("values %q: want the 6 endpoints with windows", vr.Values)
+	}
 }
