@@ -2,6 +2,7 @@ package query
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"iter"
 	"math"
@@ -99,7 +100,7 @@ func (h *hopping) Range(group []byte, from, to int64, fn func(store.Entry) bool)
 				err = as.add(e.Key.Start, v, e.Value)
 				return err == nil
 			})
-			if err = cmpOr(serr, err); err != nil {
+			if err = cmp.Or(serr, err); err != nil {
 				return err
 			}
 		}
@@ -375,15 +376,6 @@ func (as *assembly) finish() error {
 			return err
 		}
 		w.val = as.enc[n:len(as.enc):len(as.enc)]
-	}
-	return nil
-}
-
-func cmpOr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
 	}
 	return nil
 }
