@@ -2,7 +2,9 @@ package query
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -1043,5 +1045,90 @@ func TestTumblingReadsUnchanged(t *testing.T) {
 	checkScans("values")
 	if slices.Contains(vr.Values, "/zz") || len(vr.Values) != 6 {
 		t.Errorf("values %q: want the 6 endpoints with windows", vr.Values)
+	}
+}
+
+// failStore fails the scans of one name with errInjected after passing on
+// some of their entries.
+type failStore struct {
+	store.Store
+	name  string
+	after int
+}
+
+var errInjected = errors.New("injected")
+
+func (s *failStore) scan(agg string, fn func(store.Entry) bool, scan func(func(store.Entry) bool) error) error {
+	if agg != s.name {
+		return scan(fn)
+	}
+	n := 0
+	err := scan(func(e store.Entry) bool {
+		if n == s.after {
+			return false
+		}
+		n++
+		return fn(e)
+	})
+	return cmp.Or(err, errInjected)
+}
+
+func (s *failStore) Range(agg string, group []byte, from, to int64, fn func(store.Entry) bool) error {
+	return s.scan(agg, fn, func(fn func(store.Entry) bool) error { return s.Store.Range(agg, group, from, to, fn) })
+}
+
+func (s *failStore) Windows(agg string, from, to int64, fn func(store.Entry) bool) error {
+	return s.scan(agg, fn, func(fn func(store.Entry) bool) error { return s.Store.Windows(agg, from, to, fn) })
+}
+
+func (s *failStore) Groups(agg string, fn func([]byte) bool) error {
+	return s.scan(agg, func(e store.Entry) bool { return fn(e.Key.Group) }, func(fn func(store.Entry) bool) error {
+		return s.Store.Groups(agg, func(g []byte) bool { return fn(store.Entry{Key: store.Key{Group: g}}) })
+	})
+}
+
+// TestHoppingReadErrors checks that a scan failing, at its start or midway,
+// whether of the windows or of any pane variant, and a corrupt pane fail
+// every read with their error.
+func TestHoppingReadErrors(t *testing.T) {
+	l := newLocal(t, parseConfig(t, hopConfig), Limits{})
+	hc := hopCases[1]
+	r := rand.New(rand.NewPCG(14, 15))
+	h := buildHopStore(t, store.NewMemory(), hc.agg, hc.size, hc.adv, hc.grace, hc.reten,
+		randomHopEvents(r, 1000, t0, 5*hc.size, hc.size, hc.adv), nil)
+	a, _ := l.aggregation(hc.agg)
+	reads := map[string]func(h *hopping) error{
+		"Windows": func(h *hopping) error {
+			return h.Windows(math.MinInt64, maxStart, func(store.Entry) bool { return true })
+		},
+		"Range": func(h *hopping) error {
+			return h.Range(hopGroup(1), math.MinInt64, maxStart, func(store.Entry) bool { return true })
+		},
+		"Groups": func(h *hopping) error { return h.Groups(func([]byte) bool { return true }) },
+	}
+	names := []string{hc.agg}
+	for v := range int((hc.size + hc.adv - 1) / hc.adv) {
+		names = append(names, store.PaneAgg(hc.agg, v))
+	}
+	for what, read := range reads {
+		for _, name := range names {
+			for _, after := range []int{0, 1, 3} {
+				fs := &failStore{Store: h.st, name: name, after: after}
+				if err := read(newHopping(Source{Store: fs, StreamTime: h.stream}, a)); !errors.Is(err, errInjected) {
+					t.Errorf("%s, %s failing after %d entries: %v", what, name, after, err)
+				}
+			}
+		}
+	}
+	// A corrupt pane of the key read by Range.
+	var b store.Batch
+	b.Put(store.Key{Agg: store.PaneAgg(hc.agg, 0), Group: hopGroup(1), Start: h.stream - h.stream%2000}, []byte{1, 0, 2})
+	if err := h.st.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, what := range []string{"Windows", "Range"} {
+		if err := reads[what](newHopping(Source{Store: h.st, StreamTime: h.stream}, a)); !errors.Is(err, aggregate.ErrCorrupt) {
+			t.Errorf("%s over a corrupt pane: %v", what, err)
+		}
 	}
 }
