@@ -10,6 +10,7 @@ import (
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/internal/satint"
+	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/store"
 	"github.com/kwindow/kwindow/exporter/window"
 )
@@ -318,12 +319,17 @@ type assembly struct {
 	wins     []assembled // ascending by start
 	enc      []byte      // the encodings of wins
 	assign   []window.Window
+	dec      windowDecoder
+	// sketches are the windows' sketches, reused from group to group: a
+	// window's aggregate lives only until it is encoded.
+	sketches []*sketch.Sketch
+	used     int // sketches[:used] belong to wins
 }
 
 // assembled is one open window.
 type assembled struct {
 	start, last int64
-	agg         *aggregate.Aggregate
+	agg         aggregate.Aggregate
 	val         []byte // its encoding, once finished
 }
 
@@ -336,13 +342,27 @@ func (as *assembly) reset(group []byte) {
 	as.group = append(as.group[:0], group...)
 	clear(as.wins)
 	as.wins = as.wins[:0]
+	as.used = 0
+}
+
+// sketch returns a sketch for a window, to be overwritten.
+func (as *assembly) sketch() *sketch.Sketch {
+	if as.used == len(as.sketches) {
+		as.sketches = append(as.sketches, &sketch.Sketch{})
+	}
+	as.used++
+	return as.sketches[as.used-1]
 }
 
 // add merges variant v of the pane starting at p into the open windows it goes
 // to.
+//
+// The pane's sketch stays encoded: the first window it goes to decodes it, the
+// others merge it with sketch.MergeBinary (see windowDecoder). A pane's decoded
+// sketch, several KiB of buckets, would cost an allocation per pane.
 func (as *assembly) add(p int64, v int, value []byte) error {
-	var pane aggregate.Value
-	if err := pane.UnmarshalBinary(value); err != nil {
+	_, last, pane, sk, err := as.dec.decode(value, true)
+	if err != nil {
 		return fmt.Errorf("%s pane at %d: %w", store.PaneAgg(as.name, v), p, err)
 	}
 	spec := &as.h.spec
@@ -356,11 +376,23 @@ func (as *assembly) add(p int64, v int, value []byte) error {
 		}
 		i, found := slices.BinarySearchFunc(as.wins, w.Start, func(x assembled, s int64) int { return cmpInt(x.start, s) })
 		if !found {
-			as.wins = slices.Insert(as.wins, i, assembled{start: w.Start, last: pane.Last, agg: aggregate.New(0, false)})
+			as.wins = slices.Insert(as.wins, i, assembled{start: w.Start, last: last, agg: aggregate.Aggregate{Min: math.Inf(1), Max: math.Inf(-1)}})
 		}
 		x := &as.wins[i]
-		x.agg.Merge(pane.Agg)
-		x.last = max(x.last, pane.Last)
+		switch {
+		case sk == nil:
+		case x.agg.Sketch == nil:
+			x.agg.Sketch = as.sketch()
+			if err := x.agg.Sketch.UnmarshalBinary(sk); err != nil {
+				return fmt.Errorf("%s pane at %d: %w", store.PaneAgg(as.name, v), p, corruptSketch(err))
+			}
+		default:
+			if err := x.agg.Sketch.MergeBinary(sk); err != nil {
+				return fmt.Errorf("%s pane at %d: %w", store.PaneAgg(as.name, v), p, corruptSketch(err))
+			}
+		}
+		x.agg.Merge(pane) // its sketch, if any, is one the decoder's fallback decoded
+		x.last = max(x.last, last)
 	}
 	return nil
 }
@@ -372,7 +404,7 @@ func (as *assembly) finish() error {
 		w := &as.wins[i]
 		n := len(as.enc)
 		var err error
-		if as.enc, err = (aggregate.Value{End: w.start + as.h.spec.Size, Last: w.last, Agg: w.agg}).AppendBinary(as.enc); err != nil {
+		if as.enc, err = (aggregate.Value{End: w.start + as.h.spec.Size, Last: w.last, Agg: &w.agg}).AppendBinary(as.enc); err != nil {
 			return err
 		}
 		w.val = as.enc[n:len(as.enc):len(as.enc)]

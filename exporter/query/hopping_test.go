@@ -460,7 +460,7 @@ func testHoppingReadsAt(t *testing.T, l *Local, h *hopStore, streamTime int64) {
 	}
 }
 
-func parseConfig(t *testing.T, text string) *config.Config {
+func parseConfig(t testing.TB, text string) *config.Config {
 	t.Helper()
 	c, err := config.Parse("test.yml", []byte(text))
 	if err != nil {
