@@ -87,7 +87,9 @@ func (h *hopping) paneRange(from, to int64) (lo, hi int64) {
 	return lo, satint.Add(to, h.spec.Size)
 }
 
-// Range is store.Store.Range for the aggregation's windows of one group.
+// Range is store.Store.Range for the aggregation's windows of one group: it
+// assembles the group's open windows from one scan per pane variant, then
+// merges them into the scan of its stored windows.
 func (h *hopping) Range(group []byte, from, to int64, fn func(store.Entry) bool) error {
 	if from >= to {
 		return nil
@@ -119,6 +121,12 @@ func (h *hopping) Range(group []byte, from, to int64, fn func(store.Entry) bool)
 }
 
 // Windows is store.Store.Windows for the aggregation's windows.
+//
+// Each pane variant is scanned once, pulled entry by entry (iter.Pull) and
+// merged by group with the others and with the scan of the stored windows:
+// only one group's panes are held at a time, however many groups the scans
+// cover. Pulling costs a coroutine switch per pane, and panes are few: those
+// of the open windows.
 func (h *hopping) Windows(from, to int64, fn func(store.Entry) bool) error {
 	if from >= to {
 		return nil
