@@ -11,6 +11,7 @@ import (
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/store"
+	"github.com/kwindow/kwindow/exporter/window"
 )
 
 // TestHoppingReads checks the three reads of a hopping aggregation against
@@ -31,23 +32,53 @@ func TestHoppingReads(t *testing.T) {
 						staleR = r
 					}
 					h := buildHopStore(t, stores[i], hc.agg, size, adv, hc.grace, hc.reten, evs, staleR)
-					testHoppingReads(t, l, h)
+					a, _ := l.aggregation(hc.agg)
+					testHoppingReads(t, a, h)
 				})
 			}
 		}
 	}
 }
 
-// testHoppingReads checks the reads of h at its stream time, and at an
-// earlier one, as a caller that read the stream time before the store's last
-// commit gives: windows closed since are then taken as stored, not assembled.
-func testHoppingReads(t *testing.T, l *Local, h *hopStore) {
-	for _, st := range []int64{h.stream, h.stream - h.adv, h.stream - 1} {
-		t.Run(fmt.Sprintf("stream time -%d", h.stream-st), func(t *testing.T) { testHoppingReadsAt(t, l, h, st) })
+// TestHoppingReadsRandomSpecs checks the reads of random hopping specs: sizes
+// and advances in half seconds (panes of 0.5s to several seconds, 1 to 9
+// windows per time), graces, and retentions one to three advances past the
+// close.
+func TestHoppingReadsRandomSpecs(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 19))
+	for range 30 {
+		const unit = 500
+		adv := unit * (1 + r.Int64N(12))
+		size := adv + unit*r.Int64N(8*adv/unit+1)
+		grace := unit * r.Int64N(7)
+		spec := window.Spec{Kind: window.Hopping, Size: size, Advance: adv, Grace: grace, Retention: size + grace + adv*(1+r.Int64N(3))}
+		if err := spec.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprintf("size %d advance %d grace %d retention %d", size, adv, grace, spec.Retention), func(t *testing.T) {
+			evs := randomHopEvents(r, 1500, t0, 4*size+7*adv+r.Int64N(adv), size, adv)
+			var stale *rand.Rand
+			if r.IntN(2) == 0 {
+				stale = r
+			}
+			st := store.NewMemory()
+			defer st.Close()
+			h := buildHopStore(t, st, "hop_r", size, adv, grace, spec.Retention, evs, stale)
+			testHoppingReads(t, &aggInfo{name: "hop_r", spec: spec}, h)
+		})
 	}
 }
 
-func testHoppingReadsAt(t *testing.T, l *Local, h *hopStore, streamTime int64) {
+// testHoppingReads checks the reads of h at its stream time, and at an
+// earlier one, as a caller that read the stream time before the store's last
+// commit gives: windows closed since are then taken as stored, not assembled.
+func testHoppingReads(t *testing.T, a *aggInfo, h *hopStore) {
+	for _, st := range []int64{h.stream, h.stream - h.adv, h.stream - 1} {
+		t.Run(fmt.Sprintf("stream time -%d", h.stream-st), func(t *testing.T) { testHoppingReadsAt(t, a, h, st) })
+	}
+}
+
+func testHoppingReadsAt(t *testing.T, a *aggInfo, h *hopStore, streamTime int64) {
 	open := 0
 	for _, w := range h.windows {
 		if !w.closed {
@@ -57,7 +88,6 @@ func testHoppingReadsAt(t *testing.T, l *Local, h *hopStore, streamTime int64) {
 	if open == 0 || open == len(h.windows) {
 		t.Fatalf("%d windows, %d open: the test needs both", len(h.windows), open)
 	}
-	a, _ := l.aggregation(h.agg)
 	src := Source{Store: h.st, StreamTime: streamTime}
 	hr := newHopping(src, a)
 	size, adv := h.size, h.adv
