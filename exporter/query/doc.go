@@ -24,6 +24,9 @@
 //     can change it.
 //
 // Running totals (stored at engine.TotalStart) are never returned as windows.
+// A hopping aggregation's open windows are not stored whole but as panes
+// (store.PaneAgg): queries read it through hopping, which assembles them, so
+// they see its open windows as those of every other kind.
 // Limits (Limits.MaxPoints, Limits.MaxKeys) are enforced while a store is read,
 // before memory grows past them, and reported as a *LimitError naming the limit.
 package query

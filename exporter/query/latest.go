@@ -162,12 +162,7 @@ func (l *Local) Latest(ctx context.Context, srcs []Source, q LatestQuery) (*Late
 			cur.Open = append(cur.Open, w)
 			return true
 		}
-		var serr error
-		if f.isExact {
-			serr = src.Store.Range(a.name, f.exact, since, maxStart, visit)
-		} else {
-			serr = src.Store.Windows(a.name, since, maxStart, visit)
-		}
+		serr := scanWindows(src, a, f.isExact, f.exact, since, maxStart, visit)
 		if serr == nil && ferr == nil && cc.err == nil {
 			ferr = flush()
 		}

@@ -294,6 +294,9 @@ func (a *accumulator) read(ctx context.Context, src Source) error {
 	scan := func(lvl int, from, to int64) error {
 		l := p.levels[lvl]
 		a.res = l.res
+		if lvl == 0 {
+			return scanWindows(src, p.a, p.filter.isExact, p.filter.exact, from, to, visit)
+		}
 		if p.filter.isExact {
 			return src.Store.Range(l.name, p.filter.exact, from, to, visit)
 		}

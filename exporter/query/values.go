@@ -57,7 +57,7 @@ func (l *Local) Values(ctx context.Context, srcs []Source, q ValuesQuery) (*Valu
 	for _, src := range srcs {
 		cc := canceled{ctx: ctx}
 		var ferr error
-		err := src.Store.Groups(a.name, func(group []byte) bool {
+		err := scanGroups(src, a, func(group []byte) bool {
 			if cc.check() {
 				return false
 			}
