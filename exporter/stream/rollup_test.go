@@ -250,6 +250,48 @@ func TestRollupRetention(t *testing.T) {
 	}
 }
 
+// TestPaneRetention: retention also deletes a hopping aggregation's panes left
+// behind past it, in every variant, and keeps the younger ones.
+func TestPaneRetention(t *testing.T) {
+	cfg, err := config.Parse("t.yml", []byte(`
+aggregations:
+  - {name: hop, group_by: [endpoint], window: {type: hopping, size: 5m, advance: 2m}, grace: 10s, retention: 1h}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &Runtime{cfg: cfg, logNames: []string{"hop"}, logRetention: []int64{60 * minute}, hopping: []bool{true}}
+	st := store.NewMemory()
+	defer st.Close()
+	const now = int64(1_800_000_000_000)
+	g := store.AppendGroup(nil, []byte("/x"))
+	var b store.Batch
+	starts := []int64{now - 2*60*minute, now - 60*minute - 1, now - 60*minute, now - minute}
+	for v := range 3 { // ceil(5m/2m) variants
+		for _, s := range starts {
+			b.Put(store.Key{Agg: store.PaneAgg("hop", v), Group: g, Start: s}, []byte("v"))
+		}
+	}
+	if err := st.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	tk := &task{rt: rt, store: st, cp: store.Checkpoint{StreamTime: now}}
+	if err := tk.retain(time.Unix(3600, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for v := range 3 {
+		for _, s := range starts {
+			_, ok, err := st.Get(store.Key{Agg: store.PaneAgg("hop", v), Group: g, Start: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keep := s >= now-60*minute; ok != keep {
+				t.Errorf("variant %d, pane at now-%v: kept %v, want %v", v, time.Duration(now-s)*time.Millisecond, ok, keep)
+			}
+		}
+	}
+}
+
 // TestRollupAddedLater: rollups added to an aggregation that has run without
 // them start complete: the first transaction after the restart merges the
 // windows the store holds closed, and the windows closing from then on are

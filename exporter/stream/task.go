@@ -566,14 +566,33 @@ func (t *task) rollback() error {
 
 // retain deletes windows past retention from the store, at most once a minute:
 // each aggregation's windows and each of its rollups' after their own retention.
+// Stage 2 deletes a hopping aggregation's panes as soon as no open window needs
+// them; retention deletes any left behind with its windows (a pane is needed
+// for at most size + grace, no longer than retention).
 func (t *task) retain(now time.Time) error {
 	if now.Sub(t.retainedAt) < time.Minute || t.cp.StreamTime == engine.NoTime {
 		return nil
 	}
 	t.retainedAt = now
-	for i, name := range t.rt.logNames {
-		if _, err := t.store.DeleteBefore(name, t.cp.StreamTime-t.rt.logRetention[i]); err != nil {
+	del := func(name string, before int64) error {
+		if _, err := t.store.DeleteBefore(name, before); err != nil {
 			return fmt.Errorf("partition %d: retention of %s: %w", t.partition, name, err)
+		}
+		return nil
+	}
+	for i, name := range t.rt.logNames {
+		before := t.cp.StreamTime - t.rt.logRetention[i]
+		if err := del(name, before); err != nil {
+			return err
+		}
+		if i >= len(t.rt.hopping) || !t.rt.hopping[i] {
+			continue
+		}
+		spec := t.rt.cfg.Aggregations[i].WindowSpec()
+		for v := range int((spec.Size + spec.Advance - 1) / spec.Advance) {
+			if err := del(store.PaneAgg(name, v), before); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
