@@ -98,6 +98,8 @@ var selfFamilies = []string{
 	"repartition_records_total",
 	"repartition_bytes_total",
 	"late_merges_total",
+	"changelog_records_total",
+	"changelog_bytes_total",
 	"commits_total",
 	"aborted_transactions_total",
 	"aborted_transactions_in_a_row",
