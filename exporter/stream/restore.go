@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kwindow/kwindow/exporter/engine"
@@ -217,6 +219,41 @@ func (s *session) restore(ctx context.Context, p int32) (*task, error) {
 	return t, nil
 }
 
+// awaitStableOffsets waits until no transaction holds offsets of the group
+// pending (KIP-447), under exactly_once, before partition p's changelogs are
+// read. The partition's previous owner may still be ending a transaction: a
+// member the group dropped (its session expired under load or during a broker
+// outage) while it was committing. Its changelog records lie past the last
+// stable offset until it ends; the consumer, which fetches the committed
+// offsets with RequireStable, waits for it and then resumes after the records
+// that transaction consumed. Reading the changelogs' ends before it ended
+// would restore a state without that transaction's changes and resume after
+// its input: its deltas lost, its windows published twice.
+func (rt *Runtime) awaitStableOffsets(ctx context.Context, p int32) error {
+	if !rt.eos {
+		return nil
+	}
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		offsets, err := rt.adm.FetchOffsetsForTopics(kadm.RequireStable(ctx), rt.cfg.Stream.ApplicationID, rt.repartition)
+		if err == nil {
+			if o, ok := offsets.Lookup(rt.repartition, p); ok {
+				err = o.Err
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, kerr.UnstableOffsetCommit) {
+			return fmt.Errorf("fetching the group's committed offsets: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
 // errStale: a store's checkpoint is past the end of its changelog (the topic was
 // recreated), or before its log start (records it has not seen were deleted).
 var errStale = errors.New("local checkpoint outside the changelog")
@@ -247,6 +284,9 @@ func (s *session) replay(ctx context.Context, p int32, st store.Store) (*task, e
 	}
 	if cp.ChangelogOffsets == nil {
 		cp.ChangelogOffsets = map[string]int64{}
+	}
+	if err := rt.awaitStableOffsets(ctx, p); err != nil {
+		return nil, err
 	}
 	// The end is the last stable offset now: every transaction before it has
 	// ended, and restoration reads up to it, however long the broker takes.
