@@ -288,6 +288,26 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 				continue
 			}
 		}
+		if h.span-k >= 2 && len(p)-j >= 3 && p[j]-1 < 0x7f && p[j+1] == 0 && p[j+2] < 0x80 {
+			// A count of 1 to 127, not the set's last, and the empty run after
+			// it, all one byte: a sparse sketch's items come in these pairs.
+			run := int(p[j+2])
+			var carry uint64
+			if h.total, carry = bits.Add64(h.total, uint64(p[j]), 0); carry != 0 {
+				d.fail("counts overflow")
+				return h
+			}
+			if dst != nil {
+				dst[k] = uint64(p[j])
+			}
+			if k++; run >= h.span-k-1 {
+				d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
+				return h
+			}
+			j += 3
+			k += run + 1
+			continue
+		}
 		if j >= len(p) {
 			d.data = p[j:]
 			d.fail("count: truncated or overflowing uvarint")

@@ -39,7 +39,9 @@ func modelBuckets(t *testing.T, data []byte) bucketList {
 
 // TestDecodeCountRuns: encodings whose counts mix runs of one-byte counts
 // (1 to 127, which the decoder reads eight at a time) with counts of 0x80
-// and more and empty runs, at every offset from the set's start and end,
+// and more, and sparse counts with empty runs between them (a one-byte count
+// and run, which it reads as a pair), at every offset from the set's start
+// and end,
 // decode to the buckets the model reads, with the same total, whether loaded,
 // unmarshaled or merged.
 func TestDecodeCountRuns(t *testing.T) {
@@ -53,6 +55,20 @@ func TestDecodeCountRuns(t *testing.T) {
 		}
 		for range rng.IntN(41) {
 			counts = append(counts, small())
+		}
+		// Then sparse buckets: counts with empty runs between them, of one
+		// bucket and more, with runs and counts of one byte and of two.
+		for range rng.IntN(12) {
+			gap := 1 + rng.IntN(10)
+			if rng.IntN(4) == 0 {
+				gap = 1 + rng.IntN(300)
+			}
+			counts = append(counts, make([]uint64, gap)...)
+			c := small()
+			if rng.IntN(8) == 0 {
+				c = 128 + uint64(rng.IntN(1000))
+			}
+			counts = append(counts, c)
 		}
 		switch rng.IntN(4) {
 		case 0:
