@@ -265,13 +265,20 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 		clear(dst) // once: a call per empty run would cost more
 	}
 	// The loop is the decoder's hot path (a query reads every window's buckets
-	// through it, and Load validates them all): it indexes the data, with
-	// one-byte varints inline, and takes eight one-byte counts at once where
-	// there are (the dense middle of a sketch of many values).
+	// through it, and Load validates them all). Where eight bytes are left it
+	// reads them into a word and takes from it, without further loads or
+	// bounds checks, the usual items of one byte each: eight counts of 1 to 127
+	// at once (the dense middle of a sketch of many values), a count and the
+	// empty run after it (a sparse sketch's items come in these pairs), one
+	// count, or one empty run. Anything else (counts or runs of several bytes,
+	// the last bytes, errors) takes the general path below.
 	p, j := d.data, 0
 	for k := 0; k < h.span; {
-		if h.span-k >= 8 && len(p)-j >= 8 {
-			if x := binary.LittleEndian.Uint64(p[j:]); x&highBits == 0 && (x-lowBits)&^x&highBits == 0 {
+		if len(p)-j >= 8 {
+			x := binary.LittleEndian.Uint64(p[j:])
+			c := x & 0xff
+			switch {
+			case h.span-k >= 8 && x&highBits == 0 && (x-lowBits)&^x&highBits == 0:
 				// Eight counts of 1 to 127: no byte has its high bit set or is zero.
 				var carry uint64
 				if h.total, carry = bits.Add64(h.total, sumBytes(x), 0); carry != 0 {
@@ -286,27 +293,49 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 				j += 8
 				k += 8
 				continue
+			case c-1 < 0x7f && x&0x80ff00 == 0 && h.span-k >= 2:
+				// A count of 1 to 127, not the set's last, and the empty run of
+				// one byte after it.
+				var carry uint64
+				if h.total, carry = bits.Add64(h.total, c, 0); carry != 0 {
+					d.fail("counts overflow")
+					return h
+				}
+				if dst != nil {
+					dst[k] = c
+				}
+				run := int(x >> 16 & 0xff)
+				if k++; run >= h.span-k-1 {
+					d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
+					return h
+				}
+				j += 3
+				k += run + 1
+				continue
+			case c-1 < 0x7f:
+				// One count of 1 to 127.
+				var carry uint64
+				if h.total, carry = bits.Add64(h.total, c, 0); carry != 0 {
+					d.fail("counts overflow")
+					return h
+				}
+				if dst != nil {
+					dst[k] = c
+				}
+				j++
+				k++
+				continue
+			case c == 0 && x&0x8000 == 0:
+				// An empty run of one byte.
+				run := int(x >> 8 & 0xff)
+				if k == 0 || run >= h.span-k-1 {
+					d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
+					return h
+				}
+				j += 2
+				k += run + 1
+				continue
 			}
-		}
-		if h.span-k >= 2 && len(p)-j >= 3 && p[j]-1 < 0x7f && p[j+1] == 0 && p[j+2] < 0x80 {
-			// A count of 1 to 127, not the set's last, and the empty run after
-			// it, all one byte: a sparse sketch's items come in these pairs.
-			run := int(p[j+2])
-			var carry uint64
-			if h.total, carry = bits.Add64(h.total, uint64(p[j]), 0); carry != 0 {
-				d.fail("counts overflow")
-				return h
-			}
-			if dst != nil {
-				dst[k] = uint64(p[j])
-			}
-			if k++; run >= h.span-k-1 {
-				d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
-				return h
-			}
-			j += 3
-			k += run + 1
-			continue
 		}
 		if j >= len(p) {
 			d.data = p[j:]
