@@ -170,8 +170,8 @@ type rocksConfig struct {
 //     the largest cost left in them: 27-37 % of their instructions, against
 //     6 % for LZ4 (the 30-day query: 17.4 M instructions with ZSTD, 11.7 M
 //     with LZ4). ZSTD on the last level made the store smaller: the rollup
-//     benchmark's 30 days of 1,000 keys take 364-375 MiB on disk with LZ4,
-//     262 MiB with it (+39-43 %); LZ4HC would take 352 MiB for the same
+//     benchmark's 30 days of 1,000 keys take 361-375 MiB on disk with LZ4,
+//     262 MiB with it (+38-43 %); LZ4HC would take 352 MiB for the same
 //     reads, but compresses several times slower, on the compaction threads
 //     the engine shares.
 //   - Index and filter blocks live in the block cache (L0's pinned), so the
