@@ -2,6 +2,7 @@ package sketch
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -115,4 +116,37 @@ func BenchmarkMergeBinary(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(data)), "bytes")
 	})
+}
+
+// BenchmarkLoad loads the encodings of the windows the rollup benchmark's
+// queries read (issue 12): a one-minute window of 20 latencies (a few buckets
+// far apart) and an hourly rollup of 1,200 (a dense run of small counts).
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range []int{20, 1200} {
+		data, _ := sketchOf(DefaultSchema, windowValues(uint64(n), n)).MarshalBinary()
+		b.Run(fmt.Sprint("values=", n), func(b *testing.B) {
+			var s Sketch
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Load(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(data)), "bytes")
+		})
+	}
+}
+
+// windowValues returns n latencies in seconds as the rollup benchmark draws
+// them: uniform in 5–35 ms, one in 20 from a heavy tail.
+func windowValues(seed uint64, n int) []float64 {
+	r := rand.New(rand.NewPCG(seed, 2))
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 0.005 + 0.03*r.Float64()
+		if r.IntN(20) == 0 {
+			v[i] = 0.3 + 2*r.ExpFloat64()
+		}
+	}
+	return v
 }

@@ -249,7 +249,9 @@ func (r *Rocks) scan(hi []byte, fn func(cursor) error) error {
 	ro.SetIterateUpperBound(hi) // retained by ro until Destroy
 	it := r.db.NewIterator(ro)
 	defer it.Close() // before ro.Destroy: the iterator points at ro's bound
-	if err := fn(newRocksCursor(it)); err != nil {
+	c := newRocksCursor(it)
+	defer c.close()
+	if err := fn(c); err != nil {
 		return err
 	}
 	if err := it.Err(); err != nil {

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,34 @@ func TestRocksOptionsMemtableBudget(t *testing.T) {
 				t.Errorf("%d stores × %d memtables of %d bytes exceed the budget %d", tt.o.Stores, o.MaxWriteBuffers, o.WriteBufferSize, tt.o.MemtableBudget)
 			}
 		})
+	}
+}
+
+// TestRocksCompression: every level of a store, the last included, is
+// compressed with LZ4 (see newRocksConfig), as the OPTIONS file RocksDB
+// writes in the store's directory records.
+func TestRocksCompression(t *testing.T) {
+	dir := t.TempDir()
+	r, err := OpenRocks(dir, RocksOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	files, err := filepath.Glob(filepath.Join(dir, "OPTIONS-*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no OPTIONS file in %s: %v", dir, err)
+	}
+	b, err := os.ReadFile(files[len(files)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"compression=kLZ4Compression", "bottommost_compression=kLZ4Compression"} {
+		found := false
+		for _, line := range strings.Split(string(b), "\n") {
+			found = found || strings.TrimSpace(line) == want
+		}
+		if !found {
+			t.Errorf("%s does not set %s", files[len(files)-1], want)
+		}
 	}
 }
