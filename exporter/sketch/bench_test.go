@@ -92,30 +92,41 @@ func BenchmarkUnmarshalBinary(b *testing.B) {
 // latencies: some 150 non-empty buckets over a span of some 500) into an
 // hour's sketch, against decoding it and merging the decoded sketch.
 func BenchmarkMergeBinary(b *testing.B) {
-	window := sketchOf(DefaultSchema, logNormal(105, 200, 1))
-	data, _ := window.MarshalBinary()
-	b.Run("MergeBinary", func(b *testing.B) {
-		dst := sketchOf(DefaultSchema, logNormal(106, 12000, 1))
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := dst.MergeBinary(data); err != nil {
-				b.Fatal(err)
+	// A window of 200 log-normal values, and the encodings the rollup
+	// benchmark's queries merge (issue 12): a one-minute window of 20
+	// latencies (a few buckets far apart) and an hourly rollup of 1,200.
+	for _, w := range []struct {
+		name   string
+		values []float64
+	}{
+		{"lognormal=200", logNormal(105, 200, 1)},
+		{"values=20", windowValues(20, 20)},
+		{"values=1200", windowValues(1200, 1200)},
+	} {
+		data, _ := sketchOf(DefaultSchema, w.values).MarshalBinary()
+		b.Run(w.name+"/MergeBinary", func(b *testing.B) {
+			dst := sketchOf(DefaultSchema, logNormal(106, 12000, 1))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := dst.MergeBinary(data); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.ReportMetric(float64(len(data)), "bytes")
-	})
-	b.Run("UnmarshalBinary+Merge", func(b *testing.B) {
-		dst := sketchOf(DefaultSchema, logNormal(106, 12000, 1))
-		var o Sketch
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := o.UnmarshalBinary(data); err != nil {
-				b.Fatal(err)
+			b.ReportMetric(float64(len(data)), "bytes")
+		})
+		b.Run(w.name+"/UnmarshalBinary+Merge", func(b *testing.B) {
+			dst := sketchOf(DefaultSchema, logNormal(106, 12000, 1))
+			var o Sketch
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := o.UnmarshalBinary(data); err != nil {
+					b.Fatal(err)
+				}
+				dst.Merge(&o)
 			}
-			dst.Merge(&o)
-		}
-		b.ReportMetric(float64(len(data)), "bytes")
-	})
+			b.ReportMetric(float64(len(data)), "bytes")
+		})
+	}
 }
 
 // BenchmarkLoad loads the encodings of the windows the rollup benchmark's

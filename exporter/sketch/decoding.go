@@ -18,16 +18,14 @@ import (
 // arrays if they are large enough: decoding into a reused sketch does not allocate, and
 // a new one allocates at most 32 KiB per sign.
 func (s *Sketch) UnmarshalBinary(data []byte) error {
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	h, err := parseInto(data, &sc.pos, &sc.neg)
+	h, err := parse(data)
 	if err != nil {
 		return err
 	}
 	s.schema, s.initSchema = h.schema, h.schema
 	s.count, s.zero, s.sum, s.min, s.max = h.count, h.zero, h.sum, h.min, h.max
-	s.pos.fill(h.pos, sc.pos)
-	s.neg.fill(h.neg, sc.neg)
+	s.pos.fill(h.pos)
+	s.neg.fill(h.neg)
 	s.enc = nil
 	return nil
 }
@@ -45,12 +43,18 @@ type setHeader struct {
 	lo, hi int32  // the lowest and highest bucket, both non-empty; only if span > 0
 	span   int    // 0 if the set is empty
 	total  uint64 // sum of the counts
+	items  []byte // the set's counts and empty runs, as encoded (see addItems)
 }
 
-// parseInto validates data and decodes the counts of its positive and negative
-// buckets into *pos and *neg, resized to the sets' spans, for the caller to use
-// once the whole encoding is valid. It reads the encoding once.
-func parseInto(data []byte, pos, neg *[]uint64) (header, error) {
+// parse validates data. The counts of its buckets stay encoded in the sets'
+// items, for the caller to read (addItems) once the whole encoding is valid.
+func parse(data []byte) (header, error) { return parseAdding(data, nil, nil) }
+
+// parseAdding is parse that also adds the counts of the positive and negative
+// buckets as it reads them, each set to the array its into returns (see
+// decoder.set; nil into or a nil array: only validated). On an error every
+// count added has been subtracted again.
+func parseAdding(data []byte, pos, neg func(lo, hi int32) []uint64) (header, error) {
 	var h header
 	if len(data) < 2 {
 		return h, fmt.Errorf("%w: %d bytes, need at least 2", ErrCorrupt, len(data))
@@ -64,8 +68,9 @@ func parseInto(data []byte, pos, neg *[]uint64) (header, error) {
 	}
 	d := decoder{data: data[2:]}
 	h.zero = d.uvarint("zero count")
-	h.pos = d.set("positive buckets: ", h.schema, pos)
-	h.neg = d.set("negative buckets: ", h.schema, neg)
+	var posDst, negDst []uint64
+	h.pos = d.set("positive buckets: ", h.schema, keep(pos, &posDst))
+	h.neg = d.set("negative buckets: ", h.schema, keep(neg, &negDst))
 	var c1, c2 uint64
 	h.count, c1 = bits.Add64(h.zero, h.pos.total, 0)
 	h.count, c2 = bits.Add64(h.count, h.neg.total, 0)
@@ -82,7 +87,30 @@ func parseInto(data []byte, pos, neg *[]uint64) (header, error) {
 	if d.err == nil && h.count > 0 {
 		d.err = checkMinMax(h.min, h.max, h.schema, h.zero, h.pos, h.neg)
 	}
+	if d.err != nil {
+		// The sets read in full were added whole; a set that failed took its
+		// own counts back (and has no items).
+		for _, x := range []struct {
+			dst []uint64
+			h   setHeader
+		}{{posDst, h.pos}, {negDst, h.neg}} {
+			if x.dst != nil {
+				eachItem(x.h.items, func(k int, c uint64) { x.dst[k] -= c })
+			}
+		}
+	}
 	return h, d.err
+}
+
+// keep wraps into so that the array it returns is also stored in *dst.
+func keep(into func(lo, hi int32) []uint64, dst *[]uint64) func(lo, hi int32) []uint64 {
+	if into == nil {
+		return nil
+	}
+	return func(lo, hi int32) []uint64 {
+		*dst = into(lo, hi)
+		return *dst
+	}
 }
 
 // place is where a value is counted.
@@ -132,9 +160,9 @@ func checkMinMax(min, max float64, schema int32, zero uint64, pos, neg setHeader
 	return nil
 }
 
-// fill replaces b's counts with the validated set h, decoded into counts,
-// reusing b's array if it is large enough.
-func (b *buckets) fill(h setHeader, counts []uint64) {
+// fill replaces b's counts with those of the validated set h, reusing b's
+// array if it is large enough.
+func (b *buckets) fill(h setHeader) {
 	b.counts = b.counts[:cap(b.counts)]
 	clear(b.counts)
 	b.lo, b.hi, b.any = h.lo, h.hi, h.span > 0
@@ -145,7 +173,7 @@ func (b *buckets) fill(h setHeader, counts []uint64) {
 		b.counts = make([]uint64, h.span)
 	}
 	b.offset = h.lo
-	copy(b.counts, counts[:h.span])
+	addItems(h.items, b.counts[:h.span])
 }
 
 // uvarintAt is binary.Uvarint(p[j:]) with the one-byte case inlined: most
@@ -231,9 +259,12 @@ func (d *decoder) float() float64 {
 }
 
 // set validates one bucket set; where names it in errors ("positive buckets: ").
-// It decodes the set into *counts: (*counts)[k] is the count of bucket lo+k, for
-// the span of the set.
-func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
+//
+// With into, it also adds the set's counts to the array into returns for the
+// set's lowest and highest bucket (the count of bucket lo+k to its [k]), as it
+// reads them: MergeBinary's single pass. into returning nil only validates. On
+// an error the counts added are subtracted again, leaving the array as it was.
+func (d *decoder) set(where string, schema int32, into func(lo, hi int32) []uint64) setHeader {
 	var h setHeader
 	d.where = where
 	defer func() { d.where = "" }()
@@ -255,14 +286,11 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 		return h
 	}
 	h.lo, h.hi, h.span = int32(first), int32(last), int(span)
-	var dst []uint64 // nil: only validate (Load)
-	if counts != nil {
-		if cap(*counts) < h.span {
-			*counts = make([]uint64, h.span, max(h.span, initialLen))
+	var dst []uint64
+	if into != nil {
+		if dst = into(h.lo, h.hi); dst != nil {
+			dst = dst[:h.span:h.span]
 		}
-		*counts = (*counts)[:h.span]
-		dst = *counts
-		clear(dst) // once: a call per empty run would cost more
 	}
 	// The loop is the decoder's hot path (a query reads every window's buckets
 	// through it, and Load validates them all). Where eight bytes are left it
@@ -271,8 +299,17 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 	// at once (the dense middle of a sketch of many values), a count and the
 	// empty run after it (a sparse sketch's items come in these pairs), one
 	// count, or one empty run. Anything else (counts or runs of several bytes,
-	// the last bytes, errors) takes the general path below.
+	// the last bytes, errors) takes the general path below. Each item is
+	// checked whole before its count is added, so that on an error the items
+	// before it are what fail subtracts.
 	p, j := d.data, 0
+	fail := func(format string, args ...any) setHeader {
+		if dst != nil {
+			eachItem(p[:j], func(k int, c uint64) { dst[k] -= c })
+		}
+		d.fail(format, args...)
+		return h
+	}
 	for k := 0; k < h.span; {
 		if len(p)-j >= 8 {
 			x := binary.LittleEndian.Uint64(p[j:])
@@ -282,12 +319,12 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 				// Eight counts of 1 to 127: no byte has its high bit set or is zero.
 				var carry uint64
 				if h.total, carry = bits.Add64(h.total, sumBytes(x), 0); carry != 0 {
-					d.fail("counts overflow")
-					return h
+					return fail("counts overflow")
 				}
 				if dst != nil {
-					for i, c := range p[j : j+8] {
-						dst[k+i] = uint64(c)
+					d := dst[k : k+8 : k+8]
+					for i := range d {
+						d[i] += x >> (8 * i) & 0xff
 					}
 				}
 				j += 8
@@ -298,29 +335,26 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 				// one byte after it.
 				var carry uint64
 				if h.total, carry = bits.Add64(h.total, c, 0); carry != 0 {
-					d.fail("counts overflow")
-					return h
-				}
-				if dst != nil {
-					dst[k] = c
+					return fail("counts overflow")
 				}
 				run := int(x >> 16 & 0xff)
-				if k++; run >= h.span-k-1 {
-					d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
-					return h
+				if run >= h.span-k-2 {
+					return fail("empty run of %d at bucket %d of %d", run+1, k+1, h.span)
+				}
+				if dst != nil {
+					dst[k] += c
 				}
 				j += 3
-				k += run + 1
+				k += run + 2
 				continue
 			case c-1 < 0x7f:
 				// One count of 1 to 127.
 				var carry uint64
 				if h.total, carry = bits.Add64(h.total, c, 0); carry != 0 {
-					d.fail("counts overflow")
-					return h
+					return fail("counts overflow")
 				}
 				if dst != nil {
-					dst[k] = c
+					dst[k] += c
 				}
 				j++
 				k++
@@ -329,8 +363,7 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 				// An empty run of one byte.
 				run := int(x >> 8 & 0xff)
 				if k == 0 || run >= h.span-k-1 {
-					d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
-					return h
+					return fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
 				}
 				j += 2
 				k += run + 1
@@ -339,43 +372,39 @@ func (d *decoder) set(where string, schema int32, counts *[]uint64) setHeader {
 		}
 		if j >= len(p) {
 			d.data = p[j:]
-			d.fail("count: truncated or overflowing uvarint")
-			return h
+			return fail("count: truncated or overflowing uvarint")
 		}
 		c, n := uint64(p[j]), 1
 		if c >= 0x80 {
 			if c, n = binary.Uvarint(p[j:]); n <= 0 {
 				d.data = p[j:]
-				d.fail("count: truncated or overflowing uvarint")
-				return h
+				return fail("count: truncated or overflowing uvarint")
 			}
 		}
-		j += n
 		if c != 0 {
 			var carry uint64
 			if h.total, carry = bits.Add64(h.total, c, 0); carry != 0 {
-				d.fail("counts overflow")
-				return h
+				return fail("counts overflow")
 			}
 			if dst != nil {
-				dst[k] = c
+				dst[k] += c
 			}
+			j += n
 			k++
 			continue
 		}
-		run, n := uvarintAt(p, j)
-		if n <= 0 {
-			d.data = p[j:]
-			d.fail("empty run: truncated or overflowing uvarint")
-			return h
+		run, m := uvarintAt(p, j+n)
+		if m <= 0 {
+			d.data = p[j+n:]
+			return fail("empty run: truncated or overflowing uvarint")
 		}
-		j += n
 		if k == 0 || run >= uint64(h.span-k-1) {
-			d.fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
-			return h
+			return fail("empty run of %d at bucket %d of %d", run+1, k, h.span)
 		}
+		j += n + m
 		k += int(run) + 1
 	}
+	h.items = p[:j:j]
 	d.data = p[j:]
 	return h
 }

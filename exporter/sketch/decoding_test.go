@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -112,6 +113,17 @@ func TestDecodeCountRuns(t *testing.T) {
 			if g := listBuckets(got.ForEachBucket); fmt.Sprint(g) != fmt.Sprint(want) {
 				t.Fatalf("case %d: buckets\n%v\nwant\n%v", i, g, want)
 			}
+		}
+		// Merged a second time, into buckets that hold counts: each doubles.
+		if err := merged.MergeBinary(data); err != nil {
+			t.Fatalf("case %d: second MergeBinary: %v", i, err)
+		}
+		twice := slices.Clone(want)
+		for j := range twice {
+			twice[j][1] *= 2
+		}
+		if g := listBuckets(merged.ForEachBucket); fmt.Sprint(g) != fmt.Sprint(twice) {
+			t.Fatalf("case %d: merged twice: buckets\n%v\nwant\n%v", i, g, twice)
 		}
 	}
 }

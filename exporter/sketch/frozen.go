@@ -20,7 +20,7 @@ import (
 // UnmarshalBinary, and on an error leaves s unchanged. Loading does not
 // allocate.
 func (s *Sketch) Load(data []byte) error {
-	h, err := parseInto(data, nil, nil)
+	h, err := parse(data)
 	if err != nil {
 		return err
 	}
@@ -44,15 +44,13 @@ func (b *buckets) freeze(h setHeader) {
 
 // thaw decodes the buckets of a frozen sketch into its arrays.
 func (s *Sketch) thaw() {
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	h, err := parseInto(s.enc, &sc.pos, &sc.neg)
+	h, err := parse(s.enc)
 	if err != nil {
 		// Load validated the encoding, which is never modified.
 		panic(fmt.Sprintf("sketch: a frozen sketch's encoding no longer decodes: %v", err))
 	}
-	s.pos.fill(h.pos, sc.pos)
-	s.neg.fill(h.neg, sc.neg)
+	s.pos.fill(h.pos)
+	s.neg.fill(h.neg)
 	s.enc = nil
 }
 

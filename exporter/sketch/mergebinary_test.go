@@ -225,3 +225,47 @@ func corruptEncodings() [][]byte {
 	}
 	return corrupt
 }
+
+// TestMergeBinaryTakesBack: an encoding of the sketch's own schema whose
+// buckets its arrays cover is added as it is read, so one that turns out
+// corrupt part way (truncated anywhere, any byte changed, a byte appended)
+// must have the counts added before the error taken back: the sketch is left
+// as it was, down to its arrays. One that is still valid merges as
+// UnmarshalBinary and Merge do.
+func TestMergeBinaryTakesBack(t *testing.T) {
+	into := sketchOf(6, mixedValues(40, 5000)) // both signs, wide arrays
+	valid, _ := sketchOf(6, mixedValues(41, 300)).MarshalBinary()
+	var inputs [][]byte
+	for n := range len(valid) {
+		inputs = append(inputs, valid[:n])
+	}
+	for i := range valid {
+		for _, b := range []byte{0, 0x80, valid[i] + 1} {
+			c := bytes.Clone(valid)
+			c[i] = b
+			inputs = append(inputs, c)
+		}
+	}
+	inputs = append(inputs, append(bytes.Clone(valid), 0))
+	refused := 0
+	for _, data := range inputs {
+		got, ref := into.Clone(), into.Clone()
+		err := got.MergeBinary(data)
+		werr := mergeDecoded(ref, data)
+		switch {
+		case (err == nil) != (werr == nil):
+			t.Fatalf("%x: MergeBinary: %v, UnmarshalBinary: %v", data, err, werr)
+		case err != nil:
+			if err.Error() != werr.Error() {
+				t.Fatalf("%x: error %v, want %v", data, err, werr)
+			}
+			sameState(t, got, into.Clone())
+			refused++
+		default:
+			sameState(t, got, ref)
+		}
+	}
+	if refused < len(inputs)/2 {
+		t.Fatalf("only %d of %d inputs refused: the test no longer reaches the errors", refused, len(inputs))
+	}
+}
