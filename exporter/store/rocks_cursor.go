@@ -18,7 +18,14 @@ typedef struct {
 
 enum { kwOnEntry = 0, kwOnUnread = 1, kwExhausted = 2 };
 
+// RocksDB counts every iterator step in a thread-local perf context unless
+// the thread's perf level says not to (its default counts); kwindow reads no
+// perf context, so the cursor turns the counting off on the thread it runs
+// on, each call (goroutines change threads): -2.4 % instructions for a
+// query over many keys.
+
 static int kw_seek(rocksdb_iterator_t *it, const char *k, size_t klen, kw_cursor *c) {
+	rocksdb_set_perf_level(1);
 	rocksdb_iter_seek(it, k, klen);
 	if (!rocksdb_iter_valid(it)) return 0;
 	c->key = rocksdb_iter_key(it, &c->klen);
@@ -35,6 +42,7 @@ static int kw_seek(rocksdb_iterator_t *it, const char *k, size_t klen, kw_cursor
 static void kw_fill(rocksdb_iterator_t *it, kw_cursor *c, char *buf, size_t cap, int max, int advance) {
 	size_t used = 0;
 	c->n = 0;
+	rocksdb_set_perf_level(1);
 	if (advance) rocksdb_iter_next(it);
 	for (;;) {
 		if (!rocksdb_iter_valid(it)) {
