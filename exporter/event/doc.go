@@ -45,6 +45,7 @@
 // configured value is (no copy), and checks the rest for well-formedness while
 // skipping it. Two things make the common case fast: string runs are scanned eight
 // bytes at a time (SWAR), and keys are matched in place against the configured
-// names, trying first the key that followed the previous one last time, since a
-// producer writes its keys in a fixed order.
+// names (a key of up to 15 bytes and its closing quote compared as two words),
+// trying first the key that followed the previous one last time, since a producer
+// writes its keys in a fixed order.
 package event

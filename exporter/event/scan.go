@@ -122,8 +122,15 @@ func (d *Decoder) scanObject(data []byte, i int, n *node, depth int) int {
 		}
 		ks := i + 1
 		var kid *node
-		if n != nil {
-			kid = n.match(data, ks, prev)
+		if n != nil && len(n.kids) > 0 {
+			// Most keys are the one that came after the previous key last time.
+			g := n.first
+			if prev != nil {
+				g = prev.next
+			}
+			if kid = &n.kids[g]; !kid.at(data, ks) {
+				kid = n.match(data, ks, prev)
+			}
 			prev = kid
 		}
 		if kid != nil {
