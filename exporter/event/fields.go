@@ -125,9 +125,17 @@ func (d *Decoder) decodeValue(data []byte, ev *Event) error {
 		return errorf(WrongType, d.val.field, "got %s, want number", t.kind)
 	}
 	var f float64
-	if d.shift >= 0 {
+	switch {
+	case t.plain && t.digits <= 15 && int(t.frac)+max(d.shift, 0) < len(pow10):
+		// parseFloat's fast path, on the digits the scan has read.
+		if d.shift >= 0 {
+			f = float64(t.int) / pow10[int(t.frac)+d.shift]
+		} else {
+			f = float64(t.int) / pow10[t.frac] * d.scale
+		}
+	case d.shift >= 0:
 		f = parseFloat(lit, d.shift)
-	} else {
+	default:
 		f = parseFloat(lit, 0) * d.scale
 	}
 	switch {

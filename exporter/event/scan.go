@@ -33,10 +33,15 @@ func (k kind) String() string { return kindNames[k] }
 type token struct {
 	start, end int
 	kind       kind
-	esc        bool  // string holds backslash escapes
-	high       bool  // string holds bytes >= 0x80 (UTF-8 still to check)
-	isInt      bool  // number of at most 18 digits, no sign, fraction or exponent
-	int        int64 // its value
+	esc        bool // string holds backslash escapes
+	high       bool // string holds bytes >= 0x80 (UTF-8 still to check)
+	isInt      bool // number of at most 18 digits, no sign, fraction or exponent
+	// plain: a number of at most 18 digits in all, no sign or exponent, with or
+	// without a fraction; int is then its digits as an integer (12.5 is 125, and
+	// its value when isInt), frac the number of fraction digits, digits of all.
+	plain        bool
+	frac, digits uint8
+	int          int64
 }
 
 var (
@@ -276,17 +281,12 @@ func (d *Decoder) scanLeaf(data []byte, i int, depth int, t *token) int {
 	case kObject, kArray:
 		return d.skipValue(data, i, depth)
 	case kNumber:
-		// Most numbers are small plain integers (epoch ms, status): take the value
-		// while checking them.
-		var v int64
-		j := i
-		for j < len(data) && j-i < 18 && isDigit(data[j]) {
-			v = v*10 + int64(data[j]-'0')
-			j++
-		}
-		if j > i && (data[i] != '0' || j == i+1) && (j == len(data) || !continuesNumber(data[j])) {
-			t.end, t.int, t.isInt = j, v, true
-			return j
+		// Most numbers are plain decimals (epoch ms, a status, a latency): take the
+		// value while checking them.
+		if end, mant, frac, digits, dot, ok := plainNumber(data, i); ok {
+			t.end, t.int, t.plain, t.isInt = end, int64(mant), true, !dot
+			t.frac, t.digits = uint8(frac), uint8(digits)
+			return end
 		}
 	}
 	i = d.skipValue(data, i, depth)
