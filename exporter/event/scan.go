@@ -150,9 +150,11 @@ func (d *Decoder) scanObject(data []byte, i int, n *node, depth int) int {
 				kid = n.find(d.keyBuf)
 			}
 		}
-		i = skipWS(data, i)
+		// Whitespace is looked for only where the expected character is not.
 		if i >= len(data) || data[i] != ':' {
-			return d.fail(data, i, "after object key")
+			if i = skipWS(data, i); i >= len(data) || data[i] != ':' {
+				return d.fail(data, i, "after object key")
+			}
 		}
 		i = skipWS(data, i+1)
 		switch {
@@ -175,13 +177,16 @@ func (d *Decoder) scanObject(data []byte, i int, n *node, depth int) int {
 		if i < 0 {
 			return -1
 		}
-		i = skipWS(data, i)
-		if i >= len(data) {
-			return d.fail(data, i, "after object key:value pair")
+		if i >= len(data) || data[i] != ',' && data[i] != '}' {
+			if i = skipWS(data, i); i >= len(data) {
+				return d.fail(data, i, "after object key:value pair")
+			}
 		}
 		switch data[i] {
 		case ',':
-			i = skipWS(data, i+1)
+			if i++; i >= len(data) || data[i] != '"' {
+				i = skipWS(data, i)
+			}
 		case '}':
 			return i + 1
 		default:
