@@ -32,12 +32,16 @@ func plainNumber(data []byte, i int) (end int, mant uint64, frac, digits int, do
 	return end, mant, frac, n + frac, dot, true
 }
 
-// digitRun returns the number n of decimal digits at data[i:], or 19 if there are
-// more, and the value of those n digits (meaningless when n is 19).
+// digitRun returns the number n of decimal digits at data[i:] and, if n is at most
+// 19, their value.
 func digitRun(data []byte, i int) (v uint64, n int) {
-	for n < 19 && i+n < len(data) && isDigit(data[i+n]) {
-		v = v*10 + uint64(data[i+n]-'0')
-		n++
+	j := i
+	for ; j < len(data); j++ {
+		c := data[j] - '0'
+		if c > 9 {
+			break
+		}
+		v = v*10 + uint64(c)
 	}
-	return v, n
+	return v, j - i
 }
