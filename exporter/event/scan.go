@@ -280,6 +280,10 @@ func (d *Decoder) scanLeaf(data []byte, i int, depth int, t *token) int {
 	*t = token{start: i, kind: kindAt(data, i)}
 	switch t.kind {
 	case kString:
+		if end, ok := plainString(data, i+1); ok {
+			t.start, t.end = start+1, end
+			return end + 1
+		}
 		i, t.esc, t.high = d.scanString(data, i+1, &leafStop)
 		t.start, t.end = start+1, i-1
 		return i
@@ -306,6 +310,29 @@ func (d *Decoder) literal(data []byte, i int, lit string) int {
 		}
 	}
 	return i + len(lit)
+}
+
+// plainString finds the closing quote of the string whose content starts at data[i],
+// if the content is printable ASCII without escapes (most dimension values): ok is
+// false for any other string, valid or not, and at the end of data.
+func plainString(data []byte, i int) (end int, ok bool) {
+	for i+8 <= len(data) {
+		x := binary.LittleEndian.Uint64(data[i:])
+		// Flags a quote, a backslash, a byte < 0x20 or >= 0x80 (byte-0x20 flags
+		// those from 0xa0, byte^'"'-1 the others): the first flagged byte is the
+		// first such byte, as borrows only move upward.
+		if m := ((x ^ (loBits * '"') - loBits) | (x ^ (loBits * '\\') - loBits) | (x - loBits*0x20)) & hiBits; m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+			return i, data[i] == '"'
+		}
+		i += 8
+	}
+	for ; i < len(data); i++ {
+		if c := data[i]; leafStop[c] {
+			return i, c == '"'
+		}
+	}
+	return i, false
 }
 
 // scanString checks the string whose content starts at data[i] and returns the offset
