@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-	"slices"
 )
 
 // Group encoding: each value is written with every 0x00 byte escaped as
@@ -28,23 +27,16 @@ const (
 // It allocates only when dst must grow.
 func AppendGroup(dst []byte, values ...[]byte) []byte {
 	for _, v := range values {
-		i := bytes.IndexByte(v, 0)
-		if i < 0 { // the common case: the value and its terminator, one growth at most
-			n := len(dst)
-			dst = slices.Grow(dst, len(v)+2)[:n+len(v)+2]
-			copy(dst[n:], v)
-			dst[n+len(v)], dst[n+len(v)+1] = escByte, escEnd
-			continue
-		}
 		for {
+			i := bytes.IndexByte(v, 0)
+			if i < 0 {
+				dst = append(dst, v...)
+				break
+			}
 			dst = append(dst, v[:i]...)
 			dst = append(dst, escByte, escZero)
 			v = v[i+1:]
-			if i = bytes.IndexByte(v, 0); i < 0 {
-				break
-			}
 		}
-		dst = append(dst, v...)
 		dst = append(dst, escByte, escEnd)
 	}
 	return dst

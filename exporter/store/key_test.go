@@ -91,7 +91,6 @@ func TestGroupEncoding(t *testing.T) {
 	f(nil)
 	f([]byte{0, 1}, "")
 	f([]byte{'a', 0, 1, 'b', 0, 0xFF, 0xFF, 1, 0, 1}, "a", "b\x00\xff\x01")
-	f([]byte{0, 0xFF, 0, 1, 'x', 0, 0xFF, 0, 0xFF, 0, 1}, "\x00", "x\x00\x00")
 }
 
 func TestSplitGroupMalformed(t *testing.T) {
