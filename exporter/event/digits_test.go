@@ -10,7 +10,7 @@ import (
 
 var plainRE = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.([0-9]+))?`)
 
-// plainNumber reads eight bytes at a time; it must agree with a regular expression
+// plainNumber, the fast path for numbers, must agree with a regular expression
 // and strconv about every number, at every length and near the end of the payload.
 func TestPlainNumber(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
