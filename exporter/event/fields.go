@@ -25,17 +25,10 @@ type dimTarget struct {
 	def      []byte
 }
 
-// span is where a dimension value ended up: in the payload, in buf, or the default.
+// span is where in buf the unescaped value of dimension dim is.
 type span struct {
-	src        uint8
-	start, end int
+	dim, start, end int
 }
-
-const (
-	srcData uint8 = iota
-	srcBuf
-	srcDefault
-)
 
 // absent returns the error for a target whose value is absent or null: wrong_type if
 // an enclosing field is not an object, otherwise nil (absent it is).
@@ -125,9 +118,17 @@ func (d *Decoder) decodeValue(data []byte, ev *Event) error {
 		return errorf(WrongType, d.val.field, "got %s, want number", t.kind)
 	}
 	var f float64
-	if d.shift >= 0 {
+	switch {
+	case t.plain && t.digits <= 15 && int(t.frac)+max(d.shift, 0) < len(pow10):
+		// parseFloat's fast path, on the digits the scan has read.
+		if d.shift >= 0 {
+			f = float64(t.int) / pow10[int(t.frac)+d.shift]
+		} else {
+			f = float64(t.int) / pow10[t.frac] * d.scale
+		}
+	case d.shift >= 0:
 		f = parseFloat(lit, d.shift)
-	} else {
+	default:
 		f = parseFloat(lit, 0) * d.scale
 	}
 	switch {
@@ -187,34 +188,41 @@ func (d *Decoder) decodeStatus(data []byte, ev *Event) error {
 func (d *Decoder) decodeDims(data []byte, ev *Event) error {
 	d.spans = d.spans[:0]
 	maxDim := d.maxDim
+	if cap(ev.Dims) < len(d.dims) {
+		ev.Dims = make([][]byte, len(d.dims))
+	}
+	dims := ev.Dims[:len(d.dims)]
+	ev.Dims = dims
 	for i := range d.dims {
 		dt := &d.dims[i]
 		t := &d.toks[dt.leaf]
-		sp := span{src: srcData, start: t.start, end: t.end}
 		switch t.kind {
 		case kString:
 			if t.esc {
 				st := len(d.buf)
 				d.buf = appendUnescaped(d.buf, data[t.start:t.end])
-				sp = span{src: srcBuf, start: st, end: len(d.buf)}
+				d.spans = append(d.spans, span{dim: i, start: st, end: len(d.buf)})
 				if len(d.buf)-st > maxDim {
 					return d.dimTooLong(dt, d.buf[st:])
 				}
 				if t.high && !utf8.Valid(d.buf[st:]) {
 					return errorf(InvalidValue, dt.field, "string is not valid UTF-8")
 				}
-			} else {
-				if t.end-t.start > maxDim {
-					return d.dimTooLong(dt, data[t.start:t.end])
-				}
-				if t.high && !utf8.Valid(data[t.start:t.end]) {
-					return errorf(InvalidValue, dt.field, "string is not valid UTF-8")
-				}
+				dims[i] = nil // set below: d.buf may move while it grows
+				continue
 			}
+			if t.end-t.start > maxDim {
+				return d.dimTooLong(dt, data[t.start:t.end])
+			}
+			if t.high && !utf8.Valid(data[t.start:t.end]) {
+				return errorf(InvalidValue, dt.field, "string is not valid UTF-8")
+			}
+			dims[i] = data[t.start:t.end:t.end]
 		case kNumber, kTrue, kFalse:
 			if t.end-t.start > maxDim {
 				return d.dimTooLong(dt, data[t.start:t.end])
 			}
+			dims[i] = data[t.start:t.end:t.end]
 		case kAbsent, kNull:
 			if err := d.absent(&dt.target); err != nil {
 				return err
@@ -222,23 +230,13 @@ func (d *Decoder) decodeDims(data []byte, ev *Event) error {
 			if !dt.optional {
 				return errorf(MissingField, dt.field, "required dimension is missing")
 			}
-			sp.src = srcDefault
+			dims[i] = dt.def
 		default:
 			return errorf(WrongType, dt.field, "got %s, want string, number or boolean", t.kind)
 		}
-		d.spans = append(d.spans, sp)
 	}
-	// Views are taken only now: d.buf may have moved while it grew.
-	ev.Dims = ev.Dims[:0]
-	for i, sp := range d.spans {
-		switch sp.src {
-		case srcData:
-			ev.Dims = append(ev.Dims, data[sp.start:sp.end:sp.end])
-		case srcBuf:
-			ev.Dims = append(ev.Dims, d.buf[sp.start:sp.end:sp.end])
-		default:
-			ev.Dims = append(ev.Dims, d.dims[i].def)
-		}
+	for _, sp := range d.spans {
+		dims[sp.dim] = d.buf[sp.start:sp.end:sp.end]
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 )
@@ -41,6 +42,7 @@ func (d *Decoder) compile(t *pathTree, p Path, idx pathIndex) node {
 	if len(p) > 0 {
 		n.key = p[len(p)-1]
 		n.plain = !strings.ContainsFunc(n.key, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' })
+		n.words()
 	}
 	if len(t.kids) == 0 && len(p) > 0 {
 		n.leaf = len(d.toks)
@@ -89,6 +91,10 @@ type node struct {
 	// Leaves and object nodes below this one are toks[tlo:thi] and objs[olo:ohi]
 	// (indices are given in depth-first order), reset when the key repeats.
 	tlo, thi, olo, ohi int
+	// quoted is len(key)+1, the key with its closing quote; when it is at most 16,
+	// at compares the sixteen bytes at the key as two words under masks.
+	quoted         int
+	w0, w1, m0, m1 uint64
 }
 
 // match returns the child whose key, followed by its closing quote, starts at data[i].
@@ -125,8 +131,33 @@ func (n *node) learn(prev *node, j int) *node {
 
 // at reports whether n's key and its closing quote are at data[i].
 func (n *node) at(data []byte, i int) bool {
+	if n.quoted > 16 || i+16 > len(data) {
+		return n.atBytes(data, i)
+	}
+	return binary.LittleEndian.Uint64(data[i:])&n.m0 == n.w0 && binary.LittleEndian.Uint64(data[i+8:])&n.m1 == n.w1
+}
+
+func (n *node) atBytes(data []byte, i int) bool {
 	e := i + len(n.key)
 	return n.plain && e < len(data) && data[e] == '"' && n.key == string(data[i:e])
+}
+
+// words sets up at's word comparisons for a plain key of at most 15 bytes; any other
+// key gets quoted > 16 (compared bytewise).
+func (n *node) words() {
+	q := n.key + `"`
+	if !n.plain || len(q) > 16 {
+		n.quoted = 17
+		return
+	}
+	n.quoted = len(q)
+	var b, m [16]byte
+	copy(b[:], q)
+	for i := range q {
+		m[i] = 0xff
+	}
+	n.w0, n.w1 = binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+	n.m0, n.m1 = binary.LittleEndian.Uint64(m[:8]), binary.LittleEndian.Uint64(m[8:])
 }
 
 func (n *node) find(key []byte) *node {

@@ -33,10 +33,15 @@ func (k kind) String() string { return kindNames[k] }
 type token struct {
 	start, end int
 	kind       kind
-	esc        bool  // string holds backslash escapes
-	high       bool  // string holds bytes >= 0x80 (UTF-8 still to check)
-	isInt      bool  // number of at most 18 digits, no sign, fraction or exponent
-	int        int64 // its value
+	esc        bool // string holds backslash escapes
+	high       bool // string holds bytes >= 0x80 (UTF-8 still to check)
+	isInt      bool // number of at most 18 digits, no sign, fraction or exponent
+	// plain: a number of at most 18 digits in all, no sign or exponent, with or
+	// without a fraction; int is then its digits as an integer (12.5 is 125, and
+	// its value when isInt), frac the number of fraction digits, digits of all.
+	plain        bool
+	frac, digits uint8
+	int          int64
 }
 
 var (
@@ -122,8 +127,15 @@ func (d *Decoder) scanObject(data []byte, i int, n *node, depth int) int {
 		}
 		ks := i + 1
 		var kid *node
-		if n != nil {
-			kid = n.match(data, ks, prev)
+		if n != nil && len(n.kids) > 0 {
+			// Most keys are the one that came after the previous key last time.
+			g := n.first
+			if prev != nil {
+				g = prev.next
+			}
+			if kid = &n.kids[g]; !kid.at(data, ks) {
+				kid = n.match(data, ks, prev)
+			}
 			prev = kid
 		}
 		if kid != nil {
@@ -138,9 +150,11 @@ func (d *Decoder) scanObject(data []byte, i int, n *node, depth int) int {
 				kid = n.find(d.keyBuf)
 			}
 		}
-		i = skipWS(data, i)
+		// Whitespace is looked for only where the expected character is not.
 		if i >= len(data) || data[i] != ':' {
-			return d.fail(data, i, "after object key")
+			if i = skipWS(data, i); i >= len(data) || data[i] != ':' {
+				return d.fail(data, i, "after object key")
+			}
 		}
 		i = skipWS(data, i+1)
 		switch {
@@ -163,13 +177,16 @@ func (d *Decoder) scanObject(data []byte, i int, n *node, depth int) int {
 		if i < 0 {
 			return -1
 		}
-		i = skipWS(data, i)
-		if i >= len(data) {
-			return d.fail(data, i, "after object key:value pair")
+		if i >= len(data) || data[i] != ',' && data[i] != '}' {
+			if i = skipWS(data, i); i >= len(data) {
+				return d.fail(data, i, "after object key:value pair")
+			}
 		}
 		switch data[i] {
 		case ',':
-			i = skipWS(data, i+1)
+			if i++; i >= len(data) || data[i] != '"' {
+				i = skipWS(data, i)
+			}
 		case '}':
 			return i + 1
 		default:
@@ -263,23 +280,22 @@ func (d *Decoder) scanLeaf(data []byte, i int, depth int, t *token) int {
 	*t = token{start: i, kind: kindAt(data, i)}
 	switch t.kind {
 	case kString:
+		if end, ok := plainString(data, i+1); ok {
+			t.start, t.end = start+1, end
+			return end + 1
+		}
 		i, t.esc, t.high = d.scanString(data, i+1, &leafStop)
 		t.start, t.end = start+1, i-1
 		return i
 	case kObject, kArray:
 		return d.skipValue(data, i, depth)
 	case kNumber:
-		// Most numbers are small plain integers (epoch ms, status): take the value
-		// while checking them.
-		var v int64
-		j := i
-		for j < len(data) && j-i < 18 && isDigit(data[j]) {
-			v = v*10 + int64(data[j]-'0')
-			j++
-		}
-		if j > i && (data[i] != '0' || j == i+1) && (j == len(data) || !continuesNumber(data[j])) {
-			t.end, t.int, t.isInt = j, v, true
-			return j
+		// Most numbers are plain decimals (epoch ms, a status, a latency): take the
+		// value while checking them.
+		if end, mant, frac, digits, dot, ok := plainNumber(data, i); ok {
+			t.end, t.int, t.plain, t.isInt = end, int64(mant), true, !dot
+			t.frac, t.digits = uint8(frac), uint8(digits)
+			return end
 		}
 	}
 	i = d.skipValue(data, i, depth)
@@ -294,6 +310,29 @@ func (d *Decoder) literal(data []byte, i int, lit string) int {
 		}
 	}
 	return i + len(lit)
+}
+
+// plainString finds the closing quote of the string whose content starts at data[i],
+// if the content is printable ASCII without escapes (most dimension values): ok is
+// false for any other string, valid or not, and at the end of data.
+func plainString(data []byte, i int) (end int, ok bool) {
+	for i+8 <= len(data) {
+		x := binary.LittleEndian.Uint64(data[i:])
+		// Flags a quote, a backslash, a byte < 0x20 or >= 0x80 (byte-0x20 flags
+		// those from 0xa0, byte^'"'-1 the others): the first flagged byte is the
+		// first such byte, as borrows only move upward.
+		if m := ((x ^ (loBits * '"') - loBits) | (x ^ (loBits * '\\') - loBits) | (x - loBits*0x20)) & hiBits; m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+			return i, data[i] == '"'
+		}
+		i += 8
+	}
+	for ; i < len(data); i++ {
+		if c := data[i]; leafStop[c] {
+			return i, c == '"'
+		}
+	}
+	return i, false
 }
 
 // scanString checks the string whose content starts at data[i] and returns the offset

@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // Group encoding: each value is written with every 0x00 byte escaped as
@@ -70,11 +72,9 @@ func SplitGroup(group []byte) ([][]byte, error) {
 // encoding written by AppendGroup.
 func checkGroup(group []byte) (values int, err error) {
 	for i := 0; i < len(group); i++ {
-		j := bytes.IndexByte(group[i:], escByte) // values are mostly text: skip to the next escape
-		if j < 0 {
+		if i = nextEscape(group, i); i == len(group) {
 			break
 		}
-		i += j
 		if i+1 == len(group) {
 			return 0, fmt.Errorf("%w: group ends inside an escape at byte %d", ErrInvalidKey, i)
 		}
@@ -91,4 +91,19 @@ func checkGroup(group []byte) (values int, err error) {
 		return 0, fmt.Errorf("%w: group does not end with a value terminator", ErrInvalidKey)
 	}
 	return values, nil
+}
+
+// nextEscape returns the offset of the first escByte in b from i on, or len(b). Values
+// are mostly short text: eight bytes are tested at a time, without a call.
+func nextEscape(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// The first zero byte of x has its high bit set in m, and none before it.
+		if m := (x - 0x0101010101010101) &^ x & 0x8080808080808080; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b) && b[i] != escByte; i++ {
+	}
+	return i
 }

@@ -202,3 +202,30 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+// nextEscape, checkGroup's search, finds what bytes.IndexByte finds, at every
+// offset and length.
+func TestNextEscape(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(2, 3))
+	for range 100000 {
+		b := make([]byte, rnd.IntN(40))
+		for i := range b {
+			switch rnd.IntN(12) {
+			case 0:
+				b[i] = 0
+			case 1:
+				b[i] = byte(rnd.IntN(256))
+			default:
+				b[i] = 'a' + byte(rnd.IntN(26))
+			}
+		}
+		i := rnd.IntN(len(b) + 1)
+		want := len(b)
+		if j := bytes.IndexByte(b[i:], 0); j >= 0 {
+			want = i + j
+		}
+		if got := nextEscape(b, i); got != want {
+			t.Fatalf("nextEscape(%x, %d) = %d, want %d", b, i, got, want)
+		}
+	}
+}
