@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -63,5 +64,66 @@ func TestGCPercent(t *testing.T) {
 	}
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GOGC=80 set: the target changed to %d", got)
+	}
+}
+
+// TestMemoryLimit: run sets the Go runtime's soft memory limit to
+// memory.limit, sets none for 0 (the default), and leaves GOMEMLIMIT's alone.
+func TestMemoryLimit(t *testing.T) {
+	const none = math.MaxInt64 // the runtime's "no limit"
+	before := debug.SetMemoryLimit(none)
+	defer debug.SetMemoryLimit(before)
+	t.Setenv("GOMEMLIMIT", "") // restored after the test
+	os.Unsetenv("GOMEMLIMIT")
+
+	cfg := config.Default()
+	if cfg.Memory.Limit != 0 {
+		t.Fatalf("default memory.limit %d, want 0", cfg.Memory.Limit)
+	}
+	if setMemoryLimit(cfg) {
+		t.Errorf("memory.limit 0: a limit was set")
+	}
+	if got := debug.SetMemoryLimit(-1); got != none {
+		t.Errorf("memory.limit 0: limit %d, want none", got)
+	}
+
+	cfg.Memory.Limit = 80 << 20
+	cfg.Kafka.Brokers = []string{freeListenAddr(t)} // nothing listens there
+	cfg.State.Dir = t.TempDir()
+	addr := freeListenAddr(t)
+	g := &globals{
+		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
+		log: slog.New(slog.NewTextHandler(&testtool.Buffer{}, nil)),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveStream(ctx, cfg, g, nil) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("kwindow: %v", err)
+		}
+	}()
+	// The limit is set before the web server starts.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/healthz not answering 30s after start")
+		}
+	}
+	if got := debug.SetMemoryLimit(-1); got != 80<<20 {
+		t.Errorf("running with memory.limit 80 MiB: limit %d", got)
+	}
+
+	debug.SetMemoryLimit(none)
+	t.Setenv("GOMEMLIMIT", "100MiB")
+	if setMemoryLimit(cfg) {
+		t.Errorf("GOMEMLIMIT set: memory.limit applied over it")
+	}
+	if got := debug.SetMemoryLimit(-1); got != none {
+		t.Errorf("GOMEMLIMIT set: the limit changed to %d", got)
 	}
 }

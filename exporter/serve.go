@@ -61,6 +61,9 @@ func serveStream(ctx context.Context, cfg *config.Config, g *globals, onResults 
 	if !setGCPercent(cfg) {
 		log.Info("GOGC is set: memory.gc_percent does not apply", "GOGC", os.Getenv("GOGC"))
 	}
+	if !setMemoryLimit(cfg) && cfg.Memory.Limit != 0 {
+		log.Info("GOMEMLIMIT is set: memory.limit does not apply", "GOMEMLIMIT", os.Getenv("GOMEMLIMIT"))
+	}
 	reg := newRegistry()
 	view := metrics.NewView(cfg)
 	reg.MustRegister(metrics.NewCollector(view))
@@ -109,6 +112,17 @@ func setGCPercent(cfg *config.Config) bool {
 		return false
 	}
 	debug.SetGCPercent(cfg.Memory.GCPercent)
+	return true
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit to memory.limit when
+// it is not 0, and reports whether it did: GOMEMLIMIT in the environment, which
+// the Go runtime has applied already, takes precedence.
+func setMemoryLimit(cfg *config.Config) bool {
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); ok || cfg.Memory.Limit == 0 {
+		return false
+	}
+	debug.SetMemoryLimit(cfg.Memory.Limit)
 	return true
 }
 

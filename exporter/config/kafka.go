@@ -146,6 +146,14 @@ type Memory struct {
 	// one left live. The Go heap is most of the exporter's memory, and Go's own
 	// default, 100, lets it reach twice the live heap; a lower target costs
 	// more collections (CPU). GOGC in the environment takes precedence. At
-	// least 1; default 25.
+	// least 1; default 100.
 	GCPercent int `yaml:"gc_percent"`
+	// Limit is the Go runtime's soft memory limit in bytes (GOMEMLIMIT, which
+	// takes precedence when set; runtime/debug.SetMemoryLimit): when the Go
+	// heap, stacks and runtime together approach it, the garbage collector runs
+	// sooner than GCPercent says. It bounds neither RocksDB's memory (see
+	// state) nor a live heap larger than itself: the collector then runs
+	// nearly all the time (Go caps it at about half the CPU). 0, the default,
+	// sets none; otherwise at least 32 MiB.
+	Limit int64 `yaml:"limit"`
 }

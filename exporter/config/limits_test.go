@@ -212,7 +212,13 @@ func TestLimits(t *testing.T) {
 	f(agg+"memory: {gc_percent: -1}\n", "config k.yml:4: memory.gc_percent: must be >= 1, got -1")
 	f(agg+"memory: {gc_percent: 1}\n", "")
 	f(agg+"memory: {gc_percent: 9223372036854775807}\n", "")
-	f(agg+"memory: {gc_percent: 100, limit: 1}\n", "config k.yml:4: memory.limit: unknown field (the fields here are gc_percent)")
+	f(agg+"memory: {gc_percent: 100, ceiling: 1}\n", "config k.yml:4: memory.ceiling: unknown field (the fields here are gc_percent, limit)")
+	f(agg+"memory: {limit: 0}\n", "")
+	f(agg+"memory: {limit: -1}\n", "config k.yml:4: memory.limit: must be 0 (none) or >= 33554432 (32 MiB), got -1")
+	f(agg+"memory: {limit: 1}\n", "config k.yml:4: memory.limit: must be 0 (none) or >= 33554432 (32 MiB), got 1")
+	f(agg+"memory: {limit: 33554431}\n", "config k.yml:4: memory.limit: must be 0 (none) or >= 33554432 (32 MiB), got 33554431")
+	f(agg+"memory: {limit: 33554432}\n", "")
+	f(agg+"memory: {limit: 9223372036854775807}\n", "")
 
 	// SASL needs a password: franz-go refuses an empty one at the first connection.
 	f(agg+"kafka: {sasl: {mechanism: SCRAM-SHA-512, username: u}}\n", "config k.yml:4: kafka.sasl: password or password_file must be set (SASL SCRAM-SHA-512 needs a password)")

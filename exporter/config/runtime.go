@@ -19,6 +19,7 @@ const TransactionTimeout = time.Minute
 // a configuration outside them would pass config check and fail at start.
 const (
 	minFetchMaxWait   = Duration(10 * time.Millisecond)
+	minMemoryLimit    = 32 << 20  // below it the Go runtime alone would keep the collector busy
 	maxFetchMaxBytes  = 100 << 20 // kgo.BrokerMaxReadBytes' default, which kwindow keeps
 	maxClientIDLength = 256
 	// The group heartbeat interval (franz-go's default 3s, which kwindow keeps)
@@ -89,6 +90,9 @@ func (c *Config) validateRuntime(p *problems) {
 	}
 	if g := c.Memory.GCPercent; g < 1 {
 		p.add("memory.gc_percent", "must be >= 1, got %d", g)
+	}
+	if l := c.Memory.Limit; l != 0 && l < minMemoryLimit {
+		p.add("memory.limit", "must be 0 (none) or >= %d (32 MiB), got %d", minMemoryLimit, l)
 	}
 }
 

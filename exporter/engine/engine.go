@@ -25,6 +25,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/store"
 	"github.com/kwindow/kwindow/exporter/window"
 )
@@ -128,8 +129,18 @@ type key struct {
 	held     bool // counted against max_keys (see keys.go)
 	heapAt   int  // index in agg.expiries, -1 if not there
 	// totalMem holds a total the key starts empty, next to the key in memory:
-	// one cache miss fewer per event with many keys.
-	totalMem aggregate.Storage
+	// one cache miss fewer per event with many keys. Its sketch, for an
+	// aggregation with quantiles, is the sketchKey's that holds the key.
+	totalMem aggregate.Aggregate
+}
+
+// sketchKey is a key of an aggregation with quantiles and its total's sketch,
+// in one allocation. A key of an aggregation without quantiles (status_5m of
+// the default configuration, most of its keys) is a key alone: a sketch's
+// header in every key made those keys 448 bytes instead of 288.
+type sketchKey struct {
+	key
+	sketch sketch.Sketch
 }
 
 // Stats counts what happened to one aggregation's events since the engine started.

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
+	"github.com/kwindow/kwindow/exporter/internal/reuse"
 	"github.com/kwindow/kwindow/exporter/window"
 )
 
@@ -56,7 +57,9 @@ func (e *Engine) FlushOpen() *Flush { return e.flushing(true) }
 
 func (e *Engine) flushing(open bool) *Flush {
 	f := &e.flush
-	f.Changes, f.Closed, f.Open, f.StreamTime = f.Changes[:0], f.Closed[:0], f.Open[:0], e.streamTime
+	// The previous flush's changes are zeroed (they would keep closed
+	// windows' aggregates alive) and a minute boundary's arrays released.
+	f.Changes, f.Closed, f.Open, f.StreamTime = reuse.Slice(f.Changes), reuse.Slice(f.Closed), reuse.Slice(f.Open), e.streamTime
 	if e.err != nil {
 		return f
 	}

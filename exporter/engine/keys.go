@@ -2,9 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/event"
+	"github.com/kwindow/kwindow/exporter/sketch"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
@@ -59,7 +61,15 @@ func (a *agg) admit(st int64, n uint64) *key {
 }
 
 func (a *agg) newKey(group string) *key {
-	k := &key{group: group, last: NoTime, expiry: NoTime, heapAt: -1}
+	var k *key
+	if a.withSketch {
+		sk := &sketchKey{}
+		k = &sk.key
+		k.totalMem.Sketch = &sk.sketch
+	} else {
+		k = &key{}
+	}
+	k.group, k.last, k.expiry, k.heapAt = group, NoTime, NoTime, -1
 	k.windows.Slots = k.slotMem[:0]
 	a.keys[group] = k
 	return k
@@ -140,8 +150,19 @@ func (e *Engine) loadKeyTotal(a *agg, k *key) bool {
 			return true
 		}
 	}
-	k.total, k.last = k.totalMem.New(a.schema, a.withSketch), NoTime
+	k.total, k.last = k.emptyTotal(a.schema), NoTime
 	return true
+}
+
+// emptyTotal makes the total k holds in its own memory empty and returns it.
+func (k *key) emptyTotal(schema int32) *aggregate.Aggregate {
+	s := k.totalMem.Sketch
+	k.totalMem = aggregate.Aggregate{Min: math.Inf(1), Max: math.Inf(-1)}
+	if s != nil {
+		*s = sketch.Make(schema)
+		k.totalMem.Sketch = s
+	}
+	return &k.totalMem
 }
 
 // groupString shows an encoded group key as its dimension values, for errors.

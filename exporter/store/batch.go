@@ -1,6 +1,10 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kwindow/kwindow/exporter/internal/reuse"
+)
 
 // Batch collects puts, deletes and at most one checkpoint for one atomic
 // Store.Write. Put copies its key and value, so the caller may reuse them at
@@ -79,10 +83,11 @@ func (b *Batch) SetCheckpoint(cp Checkpoint) {
 // Len reports the number of puts and deletes in the batch.
 func (b *Batch) Len() int { return len(b.ops) }
 
-// Reset empties the batch, keeping its memory for reuse.
+// Reset empties the batch, keeping its memory for reuse unless it is more than
+// four times what this use of it took (see package reuse).
 func (b *Batch) Reset() {
-	b.ops = b.ops[:0]
-	b.buf = b.buf[:0]
+	b.ops = reuse.Slice(b.ops)
+	b.buf = reuse.Slice(b.buf)
 	b.hasCP = false
 	b.err = nil
 }

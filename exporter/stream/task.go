@@ -14,6 +14,7 @@ import (
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/combine"
 	"github.com/kwindow/kwindow/exporter/engine"
+	"github.com/kwindow/kwindow/exporter/internal/reuse"
 	"github.com/kwindow/kwindow/exporter/rollup"
 	"github.com/kwindow/kwindow/exporter/store"
 	"github.com/kwindow/kwindow/exporter/window"
@@ -266,19 +267,16 @@ func (t *task) loadPanes(e *engine.Engine, i int) error {
 // the producer's Flush does not wait for it. Until it has run, the record and
 // its key stay untouched, in memory the task lets go of.
 func (t *task) reset() {
+	// A minute boundary's buffers are released (see package reuse).
 	if t.pending.Load() == 0 {
-		clear(t.records)
-		t.records = t.records[:0]
+		t.records = reuse.Slice(t.records)
 		t.batch.Reset()
 	} else {
 		t.records, t.batch = nil, store.Batch{}
 	}
-	clear(t.results)
-	t.results = t.results[:0]
-	clear(t.totals)
-	t.totals = t.totals[:0]
-	clear(t.windows)
-	t.windows = t.windows[:0]
+	t.results = reuse.Slice(t.results)
+	t.totals = reuse.Slice(t.totals)
+	t.windows = reuse.Slice(t.windows)
 	t.nextInput = -1
 	t.streamTime = t.cp.StreamTime
 	t.flushed = t.cp.StreamTime
