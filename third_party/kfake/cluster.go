@@ -52,6 +52,7 @@ type (
 
 		data               data
 		pids               pids
+		crashAborted       map[int64]struct{} // producers whose open transaction loadFromDisk aborted (kwindow's patch)
 		groups             groups
 		sasls              sasls
 		acls               clusterACLs

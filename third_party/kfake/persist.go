@@ -1067,7 +1067,7 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 	// detect crash-aborted PIDs).
 	var (
 		crashAbortedMu   sync.Mutex
-		crashAbortedPIDs = make(map[int64]struct{})
+		crashAbortedPIDs = make(map[int64][]crashAbort)
 	)
 	if err := errors.Join(
 		c.loadBrokerConfigs(fsys, dir),
@@ -1082,9 +1082,31 @@ func (c *Cluster) loadFromDisk() (bool, error) {
 	if err := c.loadPIDsLog(fsys, dir); err != nil {
 		return false, err
 	}
-	for pid := range crashAbortedPIDs {
+	// kwindow's patch: complete each implicit abort as a coordinator does,
+	// with an abort marker in every partition the transaction wrote to.
+	// Without one, read_committed clients, told the transaction was
+	// aborted from its first offset on, dropped every later record of the
+	// producer, its committed transactions included, until a marker came.
+	c.crashAborted = make(map[int64]struct{}, len(crashAbortedPIDs))
+	for pid, aborts := range crashAbortedPIDs {
+		c.crashAborted[pid] = struct{}{}
+		for _, a := range aborts {
+			b, nbytes := txnMarkerBatch(pid, a.epoch, false, 0)
+			last := c.pushBatch(a.pd, nbytes, b, false)
+			if last < 0 {
+				last = a.last // not persisted: the range of the data, as before
+			}
+			a.pd.abortedTxns = append(a.pd.abortedTxns, abortedTxnEntry{producerID: pid, firstOffset: a.first, lastOffset: last})
+			slices.SortFunc(a.pd.abortedTxns, func(x, y abortedTxnEntry) int { return cmp.Compare(x.lastOffset, y.lastOffset) })
+			a.pd.recalculateLSO()
+		}
 		if pidinf, ok := c.pids.ids[pid]; ok {
 			pidinf.epoch++
+			// The transaction just aborted is the producer's last: an
+			// EndTxn(commit) retried with the old epoch must not be
+			// answered as a duplicate of an earlier commit (kwindow's
+			// patch: the producer was told its aborted records committed).
+			pidinf.lastWasCommit = false
 		}
 	}
 
@@ -1156,13 +1178,13 @@ func (c *Cluster) loadTopics(fsys fs, dir string) error {
 	return nil
 }
 
-func (c *Cluster) loadPartitions(fsys fs, dir string, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64]struct{}) error {
+func (c *Cluster) loadPartitions(fsys fs, dir string, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64][]crashAbort) error {
 	return c.forEachPartition(func(topic string, part int32, pd *partData) error {
 		return c.loadPartition(fsys, dir, topic, part, pd, crashAbortedMu, crashAbortedPIDs)
 	})
 }
 
-func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *partData, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64]struct{}) error {
+func (c *Cluster) loadPartition(fsys fs, dir, topic string, part int32, pd *partData, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64][]crashAbort) error {
 	pdir := partDir(dir, topic, part)
 
 	// Try snapshot first
@@ -1294,7 +1316,15 @@ func (c *Cluster) loadPartitionFromSnapshot(pd *partData, snap persistPartSnapsh
 	return nil
 }
 
-func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys fs, pdir string, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64]struct{}) error {
+// crashAbort is a transaction a full replay found open in a partition: its
+// first and last data offsets and its producer epoch.
+type crashAbort struct {
+	pd          *partData
+	first, last int64
+	epoch       int16
+}
+
+func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys fs, pdir string, crashAbortedMu *sync.Mutex, crashAbortedPIDs map[int64][]crashAbort) error {
 	// Load segments, getting full batches for crash recovery txn state.
 	var batches []*partBatch
 	for _, base := range segFiles {
@@ -1385,12 +1415,13 @@ func (c *Cluster) loadPartitionFullReplay(pd *partData, segFiles []int64, fsys f
 					}
 				}
 			}
-			pd.abortedTxns = append(pd.abortedTxns, abortedTxnEntry{
-				producerID:  pid,
-				firstOffset: firstOff,
-				lastOffset:  last,
-			})
-			crashAbortedPIDs[pid] = struct{}{}
+			var epoch int16
+			for _, b := range batches {
+				if b.ProducerID == pid && b.inTx {
+					epoch = max(epoch, b.ProducerEpoch)
+				}
+			}
+			crashAbortedPIDs[pid] = append(crashAbortedPIDs[pid], crashAbort{pd: pd, first: firstOff, last: last, epoch: epoch})
 		}
 		crashAbortedMu.Unlock()
 	}
@@ -2585,6 +2616,11 @@ func (c *Cluster) loadSessionState() error {
 	for _, st := range ss.InProgressTxns {
 		pidinf, ok := c.pids.ids[st.PID]
 		if !ok {
+			continue
+		}
+		if _, aborted := c.crashAborted[st.PID]; aborted {
+			// kwindow's patch: replaying the log found this transaction
+			// open and aborted it (with markers): it cannot go on.
 			continue
 		}
 		// Auto-abort if absolute elapsed time since the txn was opened
