@@ -292,7 +292,7 @@ func apiClient(t *testing.T, addr, token string) *client.Client {
 // group become ready together, as they join.
 func startAPIExporter(t *testing.T, cfg *config.Config) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	logs := &testtool.Buffer{}
 	g := &globals{
 		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},

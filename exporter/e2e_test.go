@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -332,7 +331,7 @@ func producer(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 // returns that address once /readyz answers 200.
 func startExporter(t *testing.T, cfg *config.Config) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	logs := &testtool.Buffer{}
 	g := &globals{
 		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
@@ -397,7 +396,7 @@ scrape_configs:
 // file, shown if the test fails.
 func startServer(t *testing.T, bin string, args ...string) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testtool.FreeAddr(t)
 	out, err := os.Create(filepath.Join(t.TempDir(), bin+".log"))
 	if err != nil {
 		t.Fatal(err)
@@ -661,17 +660,6 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-// freeAddr is a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func readFile(t *testing.T, path string) []byte {

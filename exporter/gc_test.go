@@ -28,32 +28,7 @@ func TestGCPercent(t *testing.T) {
 		t.Fatalf("default memory.gc_percent %d, want %d", cfg.Memory.GCPercent, config.DefaultGCPercent)
 	}
 	cfg.Memory.GCPercent = 37
-	cfg.Kafka.Brokers = []string{freeListenAddr(t)} // nothing listens there
-	cfg.State.Dir = t.TempDir()
-	addr := freeListenAddr(t)
-	g := &globals{
-		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
-		log: slog.New(slog.NewTextHandler(&testtool.Buffer{}, nil)),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serveStream(ctx, cfg, g, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("kwindow: %v", err)
-		}
-	}()
-	// The target is set before the web server starts.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("/healthz not answering 30s after start")
-		}
-	}
+	startRun(t, cfg) // the target is set before the web server starts
 	if got := debug.SetGCPercent(100); got != 37 {
 		t.Errorf("running with memory.gc_percent 37: GOGC %d", got)
 	}
@@ -88,32 +63,7 @@ func TestMemoryLimit(t *testing.T) {
 	}
 
 	cfg.Memory.Limit = 80 << 20
-	cfg.Kafka.Brokers = []string{freeListenAddr(t)} // nothing listens there
-	cfg.State.Dir = t.TempDir()
-	addr := freeListenAddr(t)
-	g := &globals{
-		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
-		log: slog.New(slog.NewTextHandler(&testtool.Buffer{}, nil)),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serveStream(ctx, cfg, g, nil) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("kwindow: %v", err)
-		}
-	}()
-	// The limit is set before the web server starts.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("/healthz not answering 30s after start")
-		}
-	}
+	startRun(t, cfg) // the limit is set before the web server starts
 	if got := debug.SetMemoryLimit(-1); got != 80<<20 {
 		t.Errorf("running with memory.limit 80 MiB: limit %d", got)
 	}
@@ -125,5 +75,37 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != none {
 		t.Errorf("GOMEMLIMIT set: the limit changed to %d", got)
+	}
+}
+
+// startRun runs the exporter (serveStream) with cfg against a broker address
+// where nothing listens, until its /healthz answers; the test's cleanup stops
+// it.
+func startRun(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	cfg.Kafka.Brokers = []string{testtool.FreeAddr(t)} // nothing listens there
+	cfg.State.Dir = t.TempDir()
+	addr := testtool.FreeAddr(t)
+	g := &globals{
+		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
+		log: slog.New(slog.NewTextHandler(&testtool.Buffer{}, nil)),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveStream(ctx, cfg, g, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("kwindow: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/healthz not answering 30s after start")
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 )
 
 // TestPprofListener: --debug.pprof-address serves Go's heap profile on a
@@ -35,7 +37,7 @@ func TestPprofListener(t *testing.T) {
 	f("example.com:0", "not a loopback address")
 	f("127.0.0.1", "missing port")
 
-	addr := freeListenAddr(t)
+	addr := testtool.FreeAddr(t)
 	srv, err := servePprof(addr)
 	if err != nil {
 		t.Fatal(err)

@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/kwindow/kwindow/exporter/config"
-	"github.com/kwindow/kwindow/exporter/web"
-
 	"github.com/kwindow/kwindow/exporter/internal/testtool"
+	"github.com/kwindow/kwindow/exporter/web"
 )
 
 // TestServesBeforeKafkaAnswers: a broker that accepts connections but never
@@ -44,7 +43,7 @@ func TestServesBeforeKafkaAnswers(t *testing.T) {
 	cfg := config.Default()
 	cfg.Kafka.Brokers = []string{silent.Addr().String()}
 	cfg.State.Dir = t.TempDir()
-	addr := freeListenAddr(t)
+	addr := testtool.FreeAddr(t)
 	logs := &testtool.Buffer{}
 	g := &globals{
 		web: &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebSystemdSocket: new(bool), WebConfigFile: new(string)},
@@ -107,14 +106,4 @@ func TestServesBeforeKafkaAnswers(t *testing.T) {
 	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "Kafka") {
 		t.Errorf("/readyz = %d %q after the first failed attempt, want 503 naming Kafka", code, body)
 	}
-}
-
-func freeListenAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

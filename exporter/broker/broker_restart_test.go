@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 )
 
 // restarter runs the broker on a DataDir and a fixed address, so that clients
@@ -101,12 +102,7 @@ func testRestart(t *testing.T, seed uint64) {
 		keys       = 8 // per producer, spread over the partitions
 		restarts   = 10
 	)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testtool.FreeAddr(t)
 	r := &restarter{t: t}
 	r.o = Options{Addr: addr, DataDir: filepath.Join(t.TempDir(), "broker"), Partitions: partitions,
 		CompactInterval: 20 * time.Millisecond, Logf: r.logf}

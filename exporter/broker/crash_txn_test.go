@@ -3,13 +3,14 @@ package broker
 import (
 	"context"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kwindow/kwindow/exporter/internal/testtool"
 )
 
 // A broker that stops with a transaction open and comes back from its data
@@ -21,12 +22,7 @@ import (
 // with the old epoch was answered as a duplicate of it: success, records gone.
 func TestCrashAbortedTransactionIsNotCommitted(t *testing.T) {
 	const topic = "changelog"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testtool.FreeAddr(t)
 	r := &restarter{t: t}
 	r.o = Options{Addr: addr, DataDir: filepath.Join(t.TempDir(), "broker"), Partitions: 1, Logf: r.logf}
 	r.start()

@@ -322,10 +322,7 @@ func (d *decoder) set(where string, schema int32, into func(lo, hi int32) []uint
 					return fail("counts overflow")
 				}
 				if dst != nil {
-					d := dst[k : k+8 : k+8]
-					for i := range d {
-						d[i] += x >> (8 * i) & 0xff
-					}
+					addBytes(dst[k:k+8:k+8], x)
 				}
 				j += 8
 				k += 8

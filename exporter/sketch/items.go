@@ -25,10 +25,7 @@ func addItems(items []byte, dst []uint64) {
 			c := x & 0xff
 			switch {
 			case x&highBits == 0 && (x-lowBits)&^x&highBits == 0:
-				d := dst[k : k+8 : k+8]
-				for i := range d {
-					d[i] += x >> (8 * i) & 0xff
-				}
+				addBytes(dst[k:k+8:k+8], x)
 				j += 8
 				k += 8
 				continue
@@ -73,5 +70,13 @@ func eachItem(items []byte, fn func(k int, c uint64)) {
 		run, n := binary.Uvarint(items[j:])
 		j += n
 		k += int(run) + 1
+	}
+}
+
+// addBytes adds the eight bytes of x, lowest first, to the eight counts of d:
+// eight one-byte counts read at once.
+func addBytes(d []uint64, x uint64) {
+	for i := range d[:8] {
+		d[i] += x >> (8 * i) & 0xff
 	}
 }
