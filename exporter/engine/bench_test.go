@@ -155,14 +155,8 @@ func newBenchTask(cfg *config.Config) *benchTask {
 func (t *benchTask) commit(f *Flush, offset int64) int {
 	t.values = slices.Grow(t.values[len(t.values):], t.valuesLen)
 	// Commit hands the totals and windows on: new slices, of the right size.
-	totals := 0
-	for i := range f.Changes {
-		if f.Changes[i].Start == TotalStart {
-			totals++
-		}
-	}
-	t.totals = slices.Grow(t.totals, totals)
-	t.windows = slices.Grow(t.windows, len(f.Changes)-totals)
+	t.totals = append(slices.Grow(t.totals, len(f.Totals)), f.Totals...)
+	t.windows = slices.Grow(t.windows, len(f.Changes))
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := t.cfg.Aggregations[c.Agg].Name
@@ -182,9 +176,7 @@ func (t *benchTask) commit(f *Flush, offset int64) int {
 		if key == nil {
 			panic("invalid key")
 		}
-		if c.Start == TotalStart {
-			t.totals = append(t.totals, *c)
-		} else {
+		if c.Start != TotalStart {
 			t.windows = append(t.windows, benchWindow{Agg: c.Agg, Group: c.Group, Start: c.Start, Value: value})
 		}
 		t.produce(c.Agg, key, value)

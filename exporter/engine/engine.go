@@ -98,6 +98,7 @@ type agg struct {
 	keepTotals bool // no LoadTotal: park the total of a key that leaves memory
 	stats      Stats
 	scratch    []byte
+	saved      []*key // keys whose base the next flush stores (totals.go)
 	// panes: a hopping aggregation kept as pane variants (Options.Panes), of
 	// paneSize milliseconds; every window closing at or before closedAt has
 	// been published.
@@ -120,7 +121,13 @@ type key struct {
 	// windows reads its total only when an event comes.
 	total *aggregate.Aggregate
 	last  int64 // latest event time of the key's events (with total)
-	dirty bool
+	// base is, for a tumbling aggregation, what the store holds of the total
+	// (nil while empty): the events not in a window starting at or after
+	// folded (see totals.go).
+	base   *aggregate.Aggregate
+	folded int64
+	saving bool // in agg.saved
+	dirty  bool
 	// expiry is the stream time from which none of the key's windows is needed in
 	// memory any more (the latest EvictTime), NoTime while it has none; expiryOf is
 	// the window it was computed from.
@@ -217,9 +224,13 @@ func (e *Engine) Process(ev *event.Event) (late uint64) {
 		}
 		k.total.Add(ev)
 		k.last = max(k.last, t)
-		if k.windows.Add(&a.spec, t, e.streamTime, e.add, a.empty) {
+		dropped := k.windows.Add(&a.spec, t, e.streamTime, e.add, a.empty)
+		if dropped {
 			a.stats.Late++
 			late |= 1 << a.index
+		}
+		if (dropped || t < k.folded) && a.deferred() {
+			a.toBase(k, e.add)
 		}
 		if n := len(k.windows.Slots); n > 0 && k.windows.Slots[n-1].Window != k.expiryOf {
 			a.windowsChanged(k) // new windows: rarely, except for sessions and sliding windows

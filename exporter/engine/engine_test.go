@@ -201,7 +201,7 @@ func TestTotals(t *testing.T) {
 	f := e.Flush()
 	type sum struct{ n, client, server uint64 }
 	got := map[string]sum{}
-	for _, c := range f.Changes {
+	for _, c := range f.Totals {
 		if c.Start == TotalStart {
 			s := got[e.Name(c.Agg)]
 			s.n += c.Value.Agg.Count
@@ -285,6 +285,23 @@ func (s *memStore) get(agg int, group string, start int64) (aggregate.Value, boo
 		s.t.Fatal(err)
 	}
 	return v, true
+}
+
+// total is the running total of a key as the store holds it, made whole
+// (ResolveTotal) from the key's stored windows, as a task's restore does.
+func (s *memStore) total(agg int, group string) (aggregate.Value, bool) {
+	v, ok := s.get(agg, group, TotalStart)
+	if !ok {
+		return v, false
+	}
+	return ResolveTotal(v, func(from int64, fn func(aggregate.Value)) {
+		for _, st := range s.m {
+			if st.agg == agg && st.group == group && st.start >= from && st.start != TotalStart {
+				w, _ := s.get(agg, group, st.start)
+				fn(w)
+			}
+		}
+	}), true
 }
 
 // load is Options.LoadTotal over the store.

@@ -32,8 +32,14 @@ type Change struct {
 // modified again; those in Changes may be modified by the next Process.
 type Flush struct {
 	// Changes are the windows updated or deleted, deletions of a key before its
-	// updates: what goes to the changelog and the store.
+	// updates, and the running totals to store: what goes to the changelog and
+	// the store. A tumbling aggregation's stored total is a base that leaves
+	// out the key's later windows (see ResolveTotal), stored when it changes.
 	Changes []Change
+	// Totals are the running totals, whole, of the keys that had events since
+	// the last flush: what readers see (End is TotalStart). Their aggregates
+	// may be modified by the next Process or Merge.
+	Totals []Change
 	// Closed are the windows that closed: final results. Those of hopping
 	// aggregations kept as panes are in Changes too (they are stored only now).
 	Closed []Change
@@ -59,7 +65,7 @@ func (e *Engine) flushing(open bool) *Flush {
 	f := &e.flush
 	// The previous flush's changes are zeroed (they would keep closed
 	// windows' aggregates alive) and a minute boundary's arrays released.
-	f.Changes, f.Closed, f.Open, f.StreamTime = reuse.Slice(f.Changes), reuse.Slice(f.Closed), reuse.Slice(f.Open), e.streamTime
+	f.Changes, f.Totals, f.Closed, f.Open, f.StreamTime = reuse.Slice(f.Changes), reuse.Slice(f.Totals), reuse.Slice(f.Closed), reuse.Slice(f.Open), e.streamTime
 	if e.err != nil {
 		return f
 	}
@@ -69,8 +75,12 @@ func (e *Engine) flushing(open bool) *Flush {
 				f.Changes = append(f.Changes, Change{Agg: a.index, Group: k.group, Start: w.Start, Value: aggregate.Value{End: w.End}})
 			}
 			k.windows.Removed = k.windows.Removed[:0]
-			f.Changes = append(f.Changes, Change{Agg: a.index, Group: k.group, Start: TotalStart,
-				Value: aggregate.Value{End: TotalStart, Last: k.last, Agg: k.total}})
+			total := Change{Agg: a.index, Group: k.group, Start: TotalStart,
+				Value: aggregate.Value{End: TotalStart, Last: k.last, Agg: k.total}}
+			f.Totals = append(f.Totals, total)
+			if !a.deferred() {
+				f.Changes = append(f.Changes, total)
+			}
 			if a.panes {
 				if open {
 					f.Open = a.openPanes(k, e.streamTime, f.Open)
@@ -108,8 +118,9 @@ func (e *Engine) flushing(open bool) *Flush {
 		case a.panes:
 			a.closePanes(e.streamTime, f)
 		default:
-			f.Closed = a.close(e.streamTime, f.Closed)
+			f.Closed = e.close(a, f.Closed)
 		}
+		f.Changes = a.storeBases(f.Changes)
 		a.stats.Keys = len(a.keys)
 	}
 	return f
@@ -119,17 +130,24 @@ func change(agg int, group string, sl *window.Slot[*aggregate.Aggregate]) Change
 	return Change{Agg: agg, Group: group, Start: sl.Window.Start, Value: aggregate.Value{End: sl.Window.End, Last: sl.Last, Agg: sl.Agg}}
 }
 
-// close marks the windows closed at stream time st, appends them to closed, evicts
+// close marks the windows of a closed at the engine's stream time, appends them
+// to closed, folds them into their keys' bases (a deferred aggregation), evicts
 // the windows no longer needed, and finds the next stream time with work to do.
-func (a *agg) close(st int64, closed []Change) []Change {
+func (e *Engine) close(a *agg, closed []Change) []Change {
+	st := e.streamTime
 	next := int64(math.MaxInt64)
 	windows := 0
 	for _, k := range a.keys {
+		// A key restored with its windows reads its total now, to fold them.
+		fold := a.deferred() && (k.total != nil || a.closing(k, st) && e.loadKeyTotal(a, k))
 		slots := k.windows.Slots[:0]
 		for _, sl := range k.windows.Slots {
 			if !sl.Closed && a.spec.Closed(sl.Window, st) {
 				sl.Closed = true
 				closed = append(closed, change(a.index, k.group, &sl))
+				if fold {
+					a.fold(k, &sl)
+				}
 			}
 			if sl.Closed {
 				if evict := a.spec.EvictTime(sl.Window); st < evict {
@@ -183,7 +201,7 @@ func (e *Engine) Restore(agg int, group []byte, start int64, v aggregate.Value) 
 	a := e.aggs[agg]
 	if start == TotalStart {
 		if k, ok := a.keys[string(group)]; ok {
-			k.total, k.last = v.Agg, v.Last
+			a.setTotal(k, v, e.streamTime)
 			return
 		}
 		a.parked[string(group)] = v

@@ -127,7 +127,7 @@ func (a *agg) evict(k *key) {
 	a.release(k)
 	delete(a.keys, k.group)
 	if a.keepTotals && k.total != nil {
-		a.parked[k.group] = aggregate.Value{End: TotalStart, Last: k.last, Agg: k.total}
+		a.parked[k.group] = a.stored(k)
 	}
 }
 
@@ -136,21 +136,21 @@ func (a *agg) evict(k *key) {
 func (e *Engine) loadKeyTotal(a *agg, k *key) bool {
 	if v, ok := a.parked[k.group]; ok {
 		delete(a.parked, k.group)
-		k.total, k.last = v.Agg, v.Last
+		a.setTotal(k, v, e.streamTime)
 		return true
 	}
+	var v aggregate.Value
 	if e.loadTotal != nil {
-		v, err := e.loadTotal(a.index, []byte(k.group))
-		if err != nil {
+		var err error
+		if v, err = e.loadTotal(a.index, []byte(k.group)); err != nil {
 			e.err = fmt.Errorf("engine: loading the running total of %s key %s: %w", a.name, groupString(k.group), err)
 			return false
 		}
-		if v.Agg != nil {
-			k.total, k.last = v.Agg, v.Last
-			return true
-		}
 	}
-	k.total, k.last = k.emptyTotal(a.schema), NoTime
+	a.setTotal(k, v, e.streamTime)
+	if v.Agg == nil && a.deferred() {
+		a.save(k) // an empty base: every key with events has a stored total
+	}
 	return true
 }
 

@@ -171,7 +171,7 @@ func TestTotalLast(t *testing.T) {
 	check := func(want map[string]int64) {
 		t.Helper()
 		got := map[string]int64{}
-		for _, c := range e.Flush().Changes {
+		for _, c := range e.Flush().Totals {
 			if c.Start == TotalStart {
 				got[c.Group] = c.Value.Last
 			}

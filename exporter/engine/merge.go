@@ -45,23 +45,25 @@ func (e *Engine) Merge(agg int, group string, p *Part) (late bool) {
 	}
 	k.total.Merge(p.Agg)
 	k.last = max(k.last, p.Last)
-	if !p.Late && a.panes {
-		e.part = p
+	e.part = p
+	switch {
+	case p.Late:
+	case a.panes:
 		late = a.mergePane(k, p, e.streamTime, e.merge)
-		e.part = nil
-		if late {
-			a.stats.LateMerges++
-		}
-	} else if !p.Late {
-		e.part = p
+	default:
 		late = a.mergeWindows(k, p, e.streamTime, e.merge)
-		e.part = nil
-		if late {
-			a.stats.LateMerges++
-		}
 		if n := len(k.windows.Slots); n > 0 && k.windows.Slots[n-1].Window != k.expiryOf {
 			a.windowsChanged(k)
 		}
+	}
+	// A deferred total's base takes what no window at or after its folded
+	// time has (totals.go).
+	if a.deferred() && (p.Late || late || p.Start < k.folded) {
+		a.toBase(k, e.merge)
+	}
+	e.part = nil
+	if late {
+		a.stats.LateMerges++
 	}
 	if !k.dirty {
 		k.dirty = true

@@ -74,12 +74,11 @@ func TestMergeTotals(t *testing.T) {
 	}
 	e.Merge(0, group("/a"), part(200_500, 1, 4))
 	f := e.Flush()
-	var total aggregate.Value
+	st.apply(f)
+	total, _ := st.total(0, group("/a"))
 	windows := 0
 	for _, ch := range f.Changes {
-		if ch.Start == TotalStart {
-			total = ch.Value
-		} else {
+		if ch.Start != TotalStart {
 			windows++
 		}
 	}

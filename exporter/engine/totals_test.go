@@ -59,7 +59,7 @@ func TestTotalComesBack(t *testing.T) {
 			e.Process(req(x.t, "/a", x.status, x.latency))
 		}
 		st.apply(e.Flush())
-		v, ok := st.get(0, group("/a"), TotalStart)
+		v, ok := st.total(0, group("/a"))
 		if !ok {
 			t.Fatalf("%s: no stored total for /a", name)
 		}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/broker"
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/store"
@@ -274,26 +274,26 @@ state: {dir: %q}
 	last := map[string]uint64{}
 	owner := map[string]int32{}
 	for _, topic := range []string{"chaos-endpoint_1m-changelog", "chaos-status_5m-changelog"} {
-		for _, r := range readToEnd(t, addr, topic) {
+		records := readToEnd(t, addr, topic)
+		for _, r := range records {
 			k, err := store.ParseKey(r.Key)
 			if err != nil || k.Start != engine.TotalStart || r.Value == nil {
 				continue
 			}
-			var v aggregate.Value
-			if err := v.UnmarshalBinary(r.Value); err != nil {
-				t.Fatal(err)
-			}
-			vals, _ := store.SplitGroup(k.Group)
-			g := string(vals[0])
-			if len(vals) > 1 {
-				g += "," + string(vals[1])
-			}
-			id := k.Agg + "|" + g
+			id := k.Agg + "|" + string(k.Group)
 			if p, ok := owner[id]; ok && p != r.Partition {
 				t.Errorf("running total %s in changelog partitions %d and %d", id, p, r.Partition)
 			}
 			owner[id] = r.Partition
-			last[id] = v.Agg.Count
+		}
+		for id, v := range changelogTotals(t, records) {
+			agg, group, _ := strings.Cut(id, "|")
+			vals, _ := store.SplitGroup([]byte(group))
+			g := string(vals[0])
+			if len(vals) > 1 {
+				g += "," + string(vals[1])
+			}
+			last[agg+"|"+g] = v.Agg.Count
 		}
 	}
 	for k, n := range totals {

@@ -362,14 +362,8 @@ func (t *task) prepare(rollups *rollup.Merger) error {
 	// them. Room for as much as the last transaction wrote is made at once.
 	t.values = slices.Grow(t.values[len(t.values):], t.valuesLen)
 	// Commit hands the totals and windows on: new slices, of the right size.
-	totals := 0
-	for i := range f.Changes {
-		if f.Changes[i].Start == engine.TotalStart {
-			totals++
-		}
-	}
-	t.totals = slices.Grow(t.totals, totals)
-	t.windows = slices.Grow(t.windows, len(f.Changes)-totals+len(f.Open))
+	t.totals = append(slices.Grow(t.totals, len(f.Totals)), f.Totals...)
+	t.windows = slices.Grow(t.windows, len(f.Changes)+len(f.Open))
 	for i := range f.Changes {
 		c := &f.Changes[i]
 		name := rt.cfg.Aggregations[c.Agg].Name
@@ -395,7 +389,7 @@ func (t *task) prepare(rollups *rollup.Merger) error {
 		}
 		switch {
 		case c.Start == engine.TotalStart:
-			t.totals = append(t.totals, *c)
+			// Stored, and changelogged: Totals has what readers see.
 		case c.Pane > 0, rt.hopping[c.Agg]:
 			// Panes are no windows; a hopping window is stored when it closes,
 			// and Closed has it.
@@ -535,24 +529,53 @@ func (t *task) recentTotals() ([]engine.Change, error) {
 			since = t.cp.StreamTime - int64(t.rt.cfg.Metrics.IdleWindows+1)*span
 		}
 		var decodeErr error
+		var stored []engine.Change
 		err := t.store.Window(a.Name, engine.TotalStart, func(en store.Entry) bool {
 			var v aggregate.Value
 			if decodeErr = v.UnmarshalBinary(en.Value); decodeErr != nil {
 				return false
 			}
-			if v.Agg != nil && v.Last >= since {
-				out = append(out, engine.Change{Agg: i, Group: string(en.Key.Group), Start: engine.TotalStart, Value: v})
+			if v.Agg != nil {
+				stored = append(stored, engine.Change{Agg: i, Group: string(en.Key.Group), Start: engine.TotalStart, Value: v})
 			}
 			return true
 		})
 		if err == nil {
 			err = decodeErr
 		}
+		for j := 0; err == nil && j < len(stored); j++ {
+			c := &stored[j]
+			if c.Value, err = t.wholeTotal(a.Name, c.Group, c.Value); err == nil && c.Value.Last >= since {
+				out = append(out, *c)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("partition %d: reading %s running totals: %w", t.partition, a.Name, err)
 		}
 	}
 	return out, nil
+}
+
+// wholeTotal is the running total v of a key as stored, made whole: a tumbling
+// aggregation's stored total leaves out the key's windows from v.End on
+// (engine.ResolveTotal), which the store has.
+func (t *task) wholeTotal(agg, group string, v aggregate.Value) (aggregate.Value, error) {
+	var err error
+	v = engine.ResolveTotal(v, func(from int64, fn func(aggregate.Value)) {
+		var decodeErr error
+		err = t.store.Range(agg, []byte(group), from, engine.TotalStart, func(en store.Entry) bool {
+			var w aggregate.Value
+			if decodeErr = w.UnmarshalBinary(en.Value); decodeErr != nil {
+				return false
+			}
+			fn(w)
+			return true
+		})
+		if err == nil {
+			err = decodeErr
+		}
+	})
+	return v, err
 }
 
 // rollback drops what the aborted transaction added and rebuilds the engine from
