@@ -116,7 +116,7 @@ func (e *Engine) flushing(open bool) *Flush {
 		switch {
 		case e.streamTime < a.nextClose:
 		case a.panes:
-			a.closePanes(e.streamTime, f)
+			e.closePanes(a, f)
 		default:
 			f.Closed = e.close(a, f.Closed)
 		}

@@ -46,19 +46,21 @@ func (e *Engine) Merge(agg int, group string, p *Part) (late bool) {
 	k.total.Merge(p.Agg)
 	k.last = max(k.last, p.Last)
 	e.part = p
+	dropped := p.Late
 	switch {
 	case p.Late:
 	case a.panes:
-		late = a.mergePane(k, p, e.streamTime, e.merge)
+		late, dropped = a.mergePane(k, p, e.streamTime, e.merge)
 	default:
 		late = a.mergeWindows(k, p, e.streamTime, e.merge)
+		dropped = late // a tumbling part has one window
 		if n := len(k.windows.Slots); n > 0 && k.windows.Slots[n-1].Window != k.expiryOf {
 			a.windowsChanged(k)
 		}
 	}
-	// A deferred total's base takes what no window at or after its folded
-	// time has (totals.go).
-	if a.deferred() && (p.Late || late || p.Start < k.folded) {
+	// A deferred total's base takes what no window (pane) at or after its
+	// folded time has (totals.go).
+	if a.deferred() && (dropped || p.Start < k.folded) {
 		a.toBase(k, e.merge)
 	}
 	e.part = nil

@@ -47,19 +47,19 @@ func (a *agg) paneWindows(p int64) []window.Window {
 // mergePane adds part p (a pane of a hopping aggregation) to its variant of
 // key k at stream time st. It reports whether a window the part was meant for
 // had closed: the part does not reach it (the variant's other windows still
-// get it), or, when every one had, is dropped.
-func (a *agg) mergePane(k *key, p *Part, st int64, merge func(*aggregate.Aggregate)) (late bool) {
+// get it), or, when every one had, is dropped (dropped: no variant has it).
+func (a *agg) mergePane(k *key, p *Part, st int64, merge func(*aggregate.Aggregate)) (late, dropped bool) {
 	wins := a.paneWindows(p.Start)
 	v := slices.IndexFunc(wins, func(w window.Window) bool { return w.Start >= p.From })
 	if v < 0 {
-		return true
+		return true, true
 	}
 	// Windows close in start order: those of the part still open are the last
 	// ones. The variant goes to those only, so that no window closed at this
 	// stream time (published or about to be) gets the part.
 	o := slices.IndexFunc(wins[v:], func(w window.Window) bool { return !a.spec.Closed(w, st) })
 	if o < 0 {
-		return true
+		return true, true
 	}
 	late = o > 0
 	from := wins[v+o].Start
@@ -74,7 +74,7 @@ func (a *agg) mergePane(k *key, p *Part, st int64, merge func(*aggregate.Aggrega
 	sl.Dirty = true
 	last := wins[len(wins)-1]
 	k.expiry = max(k.expiry, a.spec.CloseTime(last))
-	return late
+	return late, false
 }
 
 // paneVariant is the variant index of slot sl: which window of its pane's the
@@ -117,11 +117,15 @@ func (a *agg) assemble(k *key, w window.Window) aggregate.Value {
 // time st, assembled from their variants, into f.Closed and, to be stored,
 // f.Changes; deletes the variants no open window needs any more; and finds the
 // next stream time with work to do.
-func (a *agg) closePanes(st int64, f *Flush) {
+func (e *Engine) closePanes(a *agg, f *Flush) {
+	st := e.streamTime
 	next := int64(math.MaxInt64)
 	count := 0
 	var starts []int64
 	for _, k := range a.keys {
+		// A key restored with its panes reads its total now, to fold those
+		// it deletes into its base (totals.go).
+		fold := k.total != nil || a.deleting(k, st) && e.loadKeyTotal(a, k)
 		starts = starts[:0]
 		for i := range k.windows.Slots {
 			sl := &k.windows.Slots[i]
@@ -146,14 +150,22 @@ func (a *agg) closePanes(st int64, f *Flush) {
 			f.Closed = append(f.Closed, c)
 		}
 		slots := k.windows.Slots[:0]
+		folded := k.folded
 		for _, sl := range k.windows.Slots {
 			wins := a.paneWindows(sl.Window.Start)
 			if a.spec.Closed(wins[len(wins)-1], st) {
 				f.Changes = append(f.Changes, a.paneChange(k, &sl, true))
+				if fold && sl.Window.Start >= k.folded {
+					// Every variant of the pane goes at once (they share its
+					// last window): the folded time moves past the pane after.
+					a.toBase(k, func(b *aggregate.Aggregate) { b.Merge(sl.Agg) })
+					folded = max(folded, sl.Window.Start+a.paneSize)
+				}
 				continue
 			}
 			slots = append(slots, sl)
 		}
+		k.folded = folded
 		clear(k.windows.Slots[len(slots):])
 		k.windows.Slots = slots
 		count += len(slots)
@@ -164,6 +176,18 @@ func (a *agg) closePanes(st int64, f *Flush) {
 	a.closedAt = max(a.closedAt, st)
 	a.nextClose = next
 	a.stats.Windows = count
+}
+
+// deleting reports whether a variant of k is deleted at stream time st: the
+// last window holding its pane closes.
+func (a *agg) deleting(k *key, st int64) bool {
+	for i := range k.windows.Slots {
+		wins := a.paneWindows(k.windows.Slots[i].Window.Start)
+		if a.spec.Closed(wins[len(wins)-1], st) {
+			return true
+		}
+	}
+	return false
 }
 
 // openPanes appends to open the windows of key k that its dirty variants go

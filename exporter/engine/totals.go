@@ -28,11 +28,17 @@ import (
 // base too: they start before F), stored at the next flush, and later windows
 // are kept apart from it as above.
 //
-// Hopping, session and sliding windows share events between windows, or merge
-// them: their totals are stored whole, at every flush that changed them.
+// A hopping aggregation kept as panes (Options.Panes, stage 2) does the same
+// with its pane variants, each holding its events once: a variant is folded
+// into the base when it is deleted (the last window holding its pane closed; a
+// pane's variants go together) and F moves to the pane's end; the whole total
+// is the base plus the stored variants of panes starting at or after F.
+// Hopping windows adding each event to several windows, sessions and sliding
+// windows share or merge events: their totals are stored whole, at every
+// flush that changed them.
 
 // deferred reports whether aggregation a stores its running totals as a base.
-func (a *agg) deferred() bool { return a.spec.Kind == window.Tumbling }
+func (a *agg) deferred() bool { return a.spec.Kind == window.Tumbling || a.panes }
 
 // setTotal gives k its running total from v, a stored total (a nil v.Agg when
 // the key has none): for a deferred aggregation v is a base, and the total
@@ -69,7 +75,13 @@ func (a *agg) setTotal(k *key, v aggregate.Value, st int64) {
 // the windows stored before, all closed at st; the windows from the first open
 // at st on are kept apart from it.
 func (a *agg) wholeUntil(k *key, st int64) int64 {
-	if n := len(k.windows.Slots); n > 0 {
+	n := len(k.windows.Slots)
+	switch {
+	case a.panes && n > 0:
+		return k.windows.Slots[n-1].Window.Start + a.paneSize // slots are panes, by start
+	case a.panes:
+		return NoTime // a pane is stored only while in memory
+	case n > 0:
 		return k.windows.Slots[n-1].Window.End
 	}
 	if st == NoTime {
@@ -148,8 +160,9 @@ func (a *agg) stored(k *key) aggregate.Value {
 
 // ResolveTotal is a running total as read from the store or a changelog (v, at
 // TotalStart) made whole: windows calls fn with every stored window of the key
-// starting at or after v.End (a deferred aggregation's base leaves them out; see
-// above). A total stored whole (v.End == TotalStart) is returned as it is. The
+// starting at or after v.End, or, for a hopping aggregation kept as panes, every
+// stored pane variant (store.PaneAgg) of a pane starting at or after v.End (a
+// deferred aggregation's base leaves them out; see above). A total stored whole (v.End == TotalStart) is returned as it is. The
 // result is new; v.Agg is not modified.
 func ResolveTotal(v aggregate.Value, windows func(from int64, fn func(aggregate.Value))) aggregate.Value {
 	if v.End == TotalStart || v.Agg == nil {

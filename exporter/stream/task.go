@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -545,7 +546,7 @@ func (t *task) recentTotals() ([]engine.Change, error) {
 		}
 		for j := 0; err == nil && j < len(stored); j++ {
 			c := &stored[j]
-			if c.Value, err = t.wholeTotal(a.Name, c.Group, c.Value); err == nil && c.Value.Last >= since {
+			if c.Value, err = t.wholeTotal(i, c.Group, c.Value); err == nil && c.Value.Last >= since {
 				out = append(out, *c)
 			}
 		}
@@ -556,23 +557,34 @@ func (t *task) recentTotals() ([]engine.Change, error) {
 	return out, nil
 }
 
-// wholeTotal is the running total v of a key as stored, made whole: a tumbling
-// aggregation's stored total leaves out the key's windows from v.End on
-// (engine.ResolveTotal), which the store has.
-func (t *task) wholeTotal(agg, group string, v aggregate.Value) (aggregate.Value, error) {
+// wholeTotal is the running total v of a key of aggregation i as stored, made
+// whole: a tumbling aggregation's stored total leaves out the key's windows from
+// v.End on, a hopping one's its pane variants (engine.ResolveTotal), which the
+// store has.
+func (t *task) wholeTotal(i int, group string, v aggregate.Value) (aggregate.Value, error) {
+	a := &t.rt.cfg.Aggregations[i]
+	names := []string{a.Name}
+	if spec := a.WindowSpec(); spec.Kind == window.Hopping {
+		names = names[:0]
+		for p := range int((spec.Size + spec.Advance - 1) / spec.Advance) {
+			names = append(names, store.PaneAgg(a.Name, p))
+		}
+	}
 	var err error
 	v = engine.ResolveTotal(v, func(from int64, fn func(aggregate.Value)) {
-		var decodeErr error
-		err = t.store.Range(agg, []byte(group), from, engine.TotalStart, func(en store.Entry) bool {
-			var w aggregate.Value
-			if decodeErr = w.UnmarshalBinary(en.Value); decodeErr != nil {
-				return false
+		for _, name := range names {
+			var decodeErr error
+			err = t.store.Range(name, []byte(group), from, engine.TotalStart, func(en store.Entry) bool {
+				var w aggregate.Value
+				if decodeErr = w.UnmarshalBinary(en.Value); decodeErr != nil {
+					return false
+				}
+				fn(w)
+				return true
+			})
+			if err = cmp.Or(err, decodeErr); err != nil {
+				return
 			}
-			fn(w)
-			return true
-		})
-		if err == nil {
-			err = decodeErr
 		}
 	})
 	return v, err

@@ -2,20 +2,23 @@ package stream
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/kwindow/kwindow/exporter/config"
 	"github.com/kwindow/kwindow/exporter/engine"
 	"github.com/kwindow/kwindow/exporter/store"
 )
 
-// totalsSink records the running totals a Sink is given, by endpoint.
+// totalsSink records the running totals a Sink is given, by aggregation index
+// and endpoint ("0|/api").
 type totalsSink struct {
 	mu     sync.Mutex
-	totals map[int32]map[string]uint64 // partition -> endpoint -> count
+	totals map[int32]map[string]uint64 // partition -> agg|endpoint -> count
 }
 
 func (s *totalsSink) set(p int32, cs []engine.Change) {
@@ -26,7 +29,7 @@ func (s *totalsSink) set(p int32, cs []engine.Change) {
 	}
 	for _, c := range cs {
 		vals, _ := store.SplitGroup([]byte(c.Group))
-		s.totals[p][string(vals[0])] = c.Value.Agg.Count
+		s.totals[p][fmt.Sprint(c.Agg, "|", string(vals[0]))] = c.Value.Agg.Count
 	}
 }
 
@@ -55,7 +58,20 @@ func (s *totalsSink) sum() map[string]uint64 {
 // count every event once.
 func TestTotalsSurviveRestart(t *testing.T) {
 	addr := newCluster(t)
-	cfg := instanceConfig(t, addr, "a", filepath.Join(t.TempDir(), "state"))
+	// A tumbling aggregation and a hopping one (kept as panes at stage 2):
+	// each stores its totals as a base that leaves out its open windows
+	// (panes), which a restored task adds back.
+	cfg, err := config.Parse("test.yml", []byte(fmt.Sprintf(`
+aggregations:
+  - {name: endpoint_1m, group_by: [endpoint], window: {type: tumbling, size: 1m}, grace: 10s, quantiles: [0.99]}
+  - {name: endpoint_5m, group_by: [endpoint], window: {type: hopping, size: 5m, advance: 1m}, grace: 10s}
+kafka: {brokers: [%q], fetch_max_wait: 50ms}
+stream: {application_id: app, instance_id: a, input_topic: requests, commit_interval: 100ms, idle_timeout: 0s, session_timeout: 3s}
+state: {dir: %q}
+`, addr, filepath.Join(t.TempDir(), "state"))))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr := &traffic{counts: map[string]uint64{}, base: (time.Now().UnixMilli() - 3600_000) / minute * minute}
 	rng := rand.New(rand.NewPCG(4, 4))
 	prod := client(t, addr)
@@ -64,7 +80,8 @@ func TestTotalsSurviveRestart(t *testing.T) {
 		rs := tr.batch(rng, n)
 		for _, r := range rs {
 			res := decodeEvent(t, r.Value)
-			sent[res]++
+			sent["0|"+res]++
+			sent["1|"+res]++
 		}
 		produce(t, prod, rs)
 	}
