@@ -122,12 +122,13 @@ type key struct {
 	total *aggregate.Aggregate
 	last  int64 // latest event time of the key's events (with total)
 	// base is, for a tumbling aggregation, what the store holds of the total
-	// (nil while empty): the events not in a window starting at or after
-	// folded (see totals.go).
-	base   *aggregate.Aggregate
-	folded int64
-	saving bool // in agg.saved
-	dirty  bool
+	// (nil while empty, or while only the store has it): the events not in a
+	// window starting at or after folded (see totals.go).
+	base    *aggregate.Aggregate
+	baseOut bool // the base is only in the store (nil here): see Engine.toBase
+	folded  int64
+	saving  bool // in agg.saved
+	dirty   bool
 	// expiry is the stream time from which none of the key's windows is needed in
 	// memory any more (the latest EvictTime), NoTime while it has none; expiryOf is
 	// the window it was computed from.
@@ -230,7 +231,7 @@ func (e *Engine) Process(ev *event.Event) (late uint64) {
 			late |= 1 << a.index
 		}
 		if (dropped || t < k.folded) && a.deferred() {
-			a.toBase(k, e.add)
+			e.toBase(a, k, e.add)
 		}
 		if n := len(k.windows.Slots); n > 0 && k.windows.Slots[n-1].Window != k.expiryOf {
 			a.windowsChanged(k) // new windows: rarely, except for sessions and sliding windows

@@ -146,7 +146,7 @@ func (e *Engine) close(a *agg, closed []Change) []Change {
 				sl.Closed = true
 				closed = append(closed, change(a.index, k.group, &sl))
 				if fold {
-					a.fold(k, &sl)
+					e.fold(a, k, &sl)
 				}
 			}
 			if sl.Closed {

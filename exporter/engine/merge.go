@@ -61,7 +61,7 @@ func (e *Engine) Merge(agg int, group string, p *Part) (late bool) {
 	// A deferred total's base takes what no window (pane) at or after its
 	// folded time has (totals.go).
 	if a.deferred() && (dropped || p.Start < k.folded) {
-		a.toBase(k, e.merge)
+		e.toBase(a, k, e.merge)
 	}
 	e.part = nil
 	if late {

@@ -158,7 +158,7 @@ func (e *Engine) closePanes(a *agg, f *Flush) {
 				if fold && sl.Window.Start >= k.folded {
 					// Every variant of the pane goes at once (they share its
 					// last window): the folded time moves past the pane after.
-					a.toBase(k, func(b *aggregate.Aggregate) { b.Merge(sl.Agg) })
+					e.toBase(a, k, func(b *aggregate.Aggregate) { b.Merge(sl.Agg) })
 					folded = max(folded, sl.Window.Start+a.paneSize)
 				}
 				continue

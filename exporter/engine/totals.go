@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/internal/satint"
 	"github.com/kwindow/kwindow/exporter/window"
@@ -52,7 +54,7 @@ func (a *agg) setTotal(k *key, v aggregate.Value, st int64) {
 		}
 		return
 	}
-	k.total, k.base, k.last, k.folded = k.emptyTotal(a.schema), v.Agg, NoTime, NoTime
+	k.total, k.base, k.baseOut, k.last, k.folded = k.emptyTotal(a.schema), v.Agg, false, NoTime, NoTime
 	if v.Agg != nil {
 		k.total.Merge(v.Agg)
 		k.last, k.folded = v.Last, v.End
@@ -95,7 +97,18 @@ func (a *agg) wholeUntil(k *key, st int64) int64 {
 }
 
 // toBase adds what fn adds to k's base, and has the base stored at this flush.
-func (a *agg) toBase(k *key, fn func(*aggregate.Aggregate)) {
+// A base that is only in the store is read back first (Options.LoadTotal).
+func (e *Engine) toBase(a *agg, k *key, fn func(*aggregate.Aggregate)) {
+	if k.base == nil && k.baseOut {
+		v, err := e.loadTotal(a.index, []byte(k.group))
+		if err != nil {
+			if e.err == nil {
+				e.err = fmt.Errorf("engine: loading the running total of %s key %s: %w", a.name, groupString(k.group), err)
+			}
+			return
+		}
+		k.base, k.baseOut = v.Agg, false
+	}
 	if k.base == nil {
 		k.base = a.empty()
 	}
@@ -113,11 +126,11 @@ func (a *agg) save(k *key) {
 
 // fold moves the closed window sl of k into its base, unless the base has its
 // events already (a total stored whole).
-func (a *agg) fold(k *key, sl *window.Slot[*aggregate.Aggregate]) {
+func (e *Engine) fold(a *agg, k *key, sl *window.Slot[*aggregate.Aggregate]) {
 	if sl.Window.Start < k.folded {
 		return
 	}
-	a.toBase(k, func(b *aggregate.Aggregate) { b.Merge(sl.Agg) })
+	e.toBase(a, k, func(b *aggregate.Aggregate) { b.Merge(sl.Agg) })
 	k.folded = sl.Window.End
 }
 
@@ -140,6 +153,13 @@ func (a *agg) storeBases(changes []Change) []Change {
 		}
 		changes = append(changes, Change{Agg: a.index, Group: k.group, Start: TotalStart,
 			Value: aggregate.Value{End: k.folded, Last: k.last, Agg: k.base}})
+		if !a.keepTotals {
+			// The store has it from this flush's commit on: with quantiles
+			// it is a second sketch per key, so only the store keeps it
+			// (read back when it next changes, about once a window). An
+			// empty base is nil.
+			k.base, k.baseOut = nil, k.base.Count > 0
+		}
 	}
 	clear(a.saved)
 	a.saved = a.saved[:0]
