@@ -31,6 +31,18 @@ type agg struct {
 	stats   Stats
 	flushed uint64 // stats.Late at the last Flush: what Reset goes back to
 	scratch []byte
+	placed  placed // the last Spec.Pane answer (tumbling and hopping)
+}
+
+// placed is an answer of Spec.Pane, and where it holds: for any time in pane
+// and any stream time from st up to (not including) until, when the window
+// starting at from closes. Most events of an interval fall in a handful of
+// panes, and Pane assigns and tests every window of the time.
+type placed struct {
+	pane      window.Window
+	from      int64
+	late      bool
+	st, until int64
 }
 
 // key holds the parts of one group key this interval.
@@ -132,10 +144,19 @@ func (a *agg) place(k *key, t, st int64) (*engine.Part, bool) {
 	s := &a.spec
 	switch s.Kind {
 	case window.Tumbling, window.Hopping:
-		pane, from, late, ok := s.Pane(t, st)
-		if !ok {
-			return a.latePart(k), true
+		c := &a.placed
+		if t < c.pane.Start || t >= c.pane.End || st < c.st || st >= c.until {
+			pane, from, late, ok := s.Pane(t, st)
+			if !ok {
+				return a.latePart(k), true
+			}
+			// Windows close in start order: the answer holds while the window
+			// at from is open, for stream times at or after st (at earlier
+			// ones, windows before from may be open).
+			*c = placed{pane: pane, from: from, late: late, st: st,
+				until: s.CloseTime(window.Window{Start: from, End: satint.Add(from, s.Size)})}
 		}
+		pane, from, late := c.pane, c.from, c.late
 		if s.Kind == window.Tumbling {
 			from = math.MinInt64
 		}
