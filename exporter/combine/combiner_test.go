@@ -1,8 +1,10 @@
 package combine
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/kwindow/kwindow/exporter/config"
@@ -175,6 +177,76 @@ func TestProcessDoesNotKeepTheEvent(t *testing.T) {
 	for k := range keys {
 		if len(k) > 1 && k[1] == 'b' {
 			t.Errorf("group %q changed with the event", k)
+		}
+	}
+}
+
+// encodeFlush flushes c and returns its deltas encoded, keys and values one
+// after the other.
+func encodeFlush(t testing.TB, cfg *config.Config, c *Combiner) string {
+	var out []byte
+	c.Flush(func(d *Delta) {
+		var err error
+		if out, err = AppendDeltaValue(AppendDeltaKey(out, cfg.Aggregations[d.Agg].Name, d.Group), -1, d); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return string(out)
+}
+
+// TestFlushReusesParts: a combiner reuses its flushed keys, parts and sketches
+// for later intervals, lanes absorbed into it included. Each interval's deltas
+// are byte for byte those of a new combiner fed the same events, and once the
+// first interval has grown the sketches, an interval of the same keys allocates
+// a small fraction of what the first did (the keys' strings): stage 1 no longer
+// allocates a sketch per key and interval.
+func TestFlushReusesParts(t *testing.T) {
+	cfg := testConfig(t)
+	rng := rand.New(rand.NewPCG(3, 3))
+	main, lane := New(cfg), New(cfg)
+	feed := func(main, lane *Combiner, evs []*event.Event) {
+		for i, ev := range evs {
+			if i%2 == 0 {
+				main.Process(ev)
+			} else {
+				lane.ProcessAt(ev, main.StreamTime())
+			}
+		}
+		main.Absorb(lane)
+	}
+	var allocs []uint64
+	for interval := range 6 {
+		var evs []*event.Event
+		for i := range 2000 {
+			evs = append(evs, newEvent(rng, base+int64(interval)*100+int64(i%100), fmt.Sprintf("/e%d", rng.IntN(200))))
+		}
+		freshMain, freshLane := New(cfg), New(cfg)
+		freshMain.AdvanceTo(main.StreamTime())
+		feed(freshMain, freshLane, evs)
+		want := encodeFlush(t, cfg, freshMain)
+
+		// The deltas are encoded into room allocated beforehand: only here may
+		// they be read, and the encoding is not what is measured.
+		got := make([]byte, 0, 2*len(want))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		feed(main, lane, evs)
+		main.Flush(func(d *Delta) {
+			var err error
+			if got, err = AppendDeltaValue(AppendDeltaKey(got, cfg.Aggregations[d.Agg].Name, d.Group), -1, d); err != nil {
+				t.Fatal(err)
+			}
+		})
+		runtime.ReadMemStats(&after)
+		allocs = append(allocs, after.TotalAlloc-before.TotalAlloc)
+		if string(got) != want {
+			t.Fatalf("interval %d: %d bytes of deltas, not those of new combiners fed the same events (%d)", interval, len(got), len(want))
+		}
+	}
+	t.Logf("bytes allocated per interval: %v", allocs)
+	for i, a := range allocs[2:] {
+		if a > allocs[0]/4 {
+			t.Errorf("interval %d allocated %d bytes, the first %d: parts are not reused", i+2, a, allocs[0])
 		}
 	}
 }

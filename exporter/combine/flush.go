@@ -3,6 +3,7 @@ package combine
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/kwindow/kwindow/exporter/aggregate"
 	"github.com/kwindow/kwindow/exporter/engine"
@@ -26,7 +27,8 @@ func noValues(a *aggregate.Aggregate) {
 }
 
 // Flush hands out the deltas of every key changed since the last Flush or Reset,
-// then forgets them: the Deltas, their parts and aggregates are fn's to keep. Keys
+// then forgets them. The Delta, its parts and their aggregates are valid only
+// until fn returns: the combiner reuses them for later intervals. Keys
 // come per aggregation in the order they first had an event, a key's late part
 // (if any) last. A key with many parts (sliding, sessions) may come as several
 // Deltas so that every encoded record (AppendDeltaKey, AppendDeltaValue) stays
@@ -34,11 +36,13 @@ func noValues(a *aggregate.Aggregate) {
 // without them (Values 0).
 func (c *Combiner) Flush(fn func(*Delta)) {
 	var scratch []byte
+	d := &c.delta
 	for _, a := range c.aggs {
 		for _, k := range a.order {
 			parts := k.parts
 			if k.late != nil {
-				parts = append(parts, *k.late)
+				// Not into k.parts' spare room, which holds aggregates to reuse.
+				parts = append(slices.Clip(parts), *k.late)
 			}
 			if !a.values {
 				for i := range parts {
@@ -53,14 +57,17 @@ func (c *Combiner) Flush(fn func(*Delta)) {
 				}
 				scratch, _ = appendPart(scratch[:0], &parts[i])
 				if size+len(scratch) > budget && i > from {
-					fn(&Delta{Agg: a.index, Group: k.group, Parts: parts[from:i:i]})
+					*d = Delta{Agg: a.index, Group: k.group, Parts: parts[from:i:i]}
+					fn(d)
 					from, size = i, 0
 				}
 				size += len(scratch)
 			}
-			fn(&Delta{Agg: a.index, Group: k.group, Parts: parts[from:]})
+			*d = Delta{Agg: a.index, Group: k.group, Parts: parts[from:len(parts):len(parts)]}
+			fn(d)
 		}
-		a.forget()
+		*d = Delta{}
+		a.recycle()
 		a.flushed = a.stats.Late
 	}
 }
