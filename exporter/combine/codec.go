@@ -257,21 +257,35 @@ type Record struct {
 	StreamTime int64  // watermark records
 	AggName    string // delta records
 	Delta      Delta  // delta records (Agg left 0: the caller maps AggName to an index)
+
+	// What the next DecodeRecord into the record reuses: the last delta's
+	// aggregation name, the parts, their aggregates and sketches (by part), and
+	// scratch space for a sketch.
+	name     string
+	parts    []engine.Part
+	aggs     []aggregate.Aggregate
+	sketches []*sketch.Sketch
+	std      []byte
+	items    []item
 }
 
-// DecodeRecord decodes a repartition record into r, overwriting every field; the
-// parts and their aggregates are new, and alias neither key nor value. It never
-// panics on bad input; its errors wrap ErrCorrupt. A non-late part is checked to
-// be a non-empty interval holding Last, with From at or before its Start.
+// DecodeRecord decodes a repartition record into r, overwriting every field. The
+// parts and their aggregates are r's and alias neither key nor value: the next
+// DecodeRecord into r reuses them (stage 2 decodes every delta into one Record
+// and merges its parts at once; a new sketch per part was a tenth of what the
+// exporter allocated), so a caller must not keep them past it. The group key is
+// a new string each time. It never panics on bad input; its errors wrap
+// ErrCorrupt. A non-late part is checked to be a non-empty interval holding
+// Last, with From at or before its Start.
 func DecodeRecord(key, value []byte, r *Record) error {
-	*r = Record{}
+	*r = Record{name: r.name, parts: r.parts, aggs: r.aggs, sketches: r.sketches, std: r.std, items: r.items}
 	if len(key) == 0 {
 		return fmt.Errorf("%w: empty key", ErrCorrupt)
 	}
 	if len(value) == 0 || value[0] != version {
 		return fmt.Errorf("%w: value does not start with version %d", ErrCorrupt, version)
 	}
-	d := decoder{b: value[1:]}
+	d := decoder{b: value[1:], r: r}
 	switch key[0] {
 	case kindWatermark:
 		if len(key) != 5 {
@@ -289,8 +303,11 @@ func DecodeRecord(key, value []byte, r *Record) error {
 	if l <= 0 || n > uint64(len(key)-1-l) {
 		return fmt.Errorf("%w: delta key: bad aggregation name length", ErrCorrupt)
 	}
-	name := key[1+l : 1+l+int(n)]
-	r.AggName, r.Delta.Group = string(name), string(key[1+l+int(n):])
+	if name := key[1+l : 1+l+int(n)]; string(name) != r.name {
+		r.name = string(name) // else the same aggregation as the delta before: no new string
+	}
+	r.AggName = r.name
+	r.Delta.Group = string(key[1+l+int(n):])
 	src := d.varint("source")
 	if src < math.MinInt32 || src > math.MaxInt32 {
 		d.fail("source %d out of the int32 range", src)
@@ -303,9 +320,14 @@ func DecodeRecord(key, value []byte, r *Record) error {
 	if d.err != nil {
 		return d.err
 	}
-	r.Delta.Parts = make([]engine.Part, count)
+	if n := int(count); n > len(r.parts) {
+		r.parts = make([]engine.Part, n)
+		r.aggs = make([]aggregate.Aggregate, n)
+		r.sketches = append(r.sketches, make([]*sketch.Sketch, n-len(r.sketches))...)
+	}
+	r.Delta.Parts = r.parts[:count]
 	for i := range r.Delta.Parts {
-		if err := d.part(&r.Delta.Parts[i]); err != nil {
+		if err := d.part(i); err != nil {
 			return fmt.Errorf("%w (part %d)", err, i)
 		}
 	}
@@ -315,6 +337,7 @@ func DecodeRecord(key, value []byte, r *Record) error {
 type decoder struct {
 	b   []byte
 	err error
+	r   *Record // what part reuses
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -371,7 +394,11 @@ func (d *decoder) end() error {
 	return d.err
 }
 
-func (d *decoder) part(p *engine.Part) error {
+// part decodes part i of the record into r.Delta.Parts[i], reusing r's
+// aggregate and sketch of that index.
+func (d *decoder) part(i int) error {
+	p := &d.r.Delta.Parts[i]
+	*p = engine.Part{}
 	flags := d.byte("part")
 	p.Late = flags&partLate != 0
 	switch {
@@ -405,7 +432,8 @@ func (d *decoder) part(p *engine.Part) error {
 			p.From = int64(uint64(p.Start) - back)
 		}
 	}
-	a := &aggregate.Aggregate{Count: d.uvarint("count"), Min: math.Inf(1), Max: math.Inf(-1)}
+	a := &d.r.aggs[i]
+	*a = aggregate.Aggregate{Count: d.uvarint("count"), Min: math.Inf(1), Max: math.Inf(-1)}
 	if flags&partClientErrors != 0 {
 		a.ClientErrors = d.uvarint("client errors")
 	}
@@ -420,9 +448,10 @@ func (d *decoder) part(p *engine.Part) error {
 		return d.err
 	}
 	if flags&partSketch != 0 {
-		if a.Sketch = d.sketch(flags&partOneValue != 0); a.Sketch == nil {
+		if a.Sketch = d.sketch(flags&partOneValue != 0, d.r.sketches[i]); a.Sketch == nil {
 			return d.err
 		}
+		d.r.sketches[i] = a.Sketch
 		if s := a.Sketch; flags&partFromSketch != 0 {
 			if s.Count() == 0 {
 				d.fail("values from an empty sketch")
@@ -435,8 +464,9 @@ func (d *decoder) part(p *engine.Part) error {
 }
 
 // sketch decodes what appendSketch wrote, or with one, the schema and the value
-// of a sketch of one value. It returns nil on error.
-func (d *decoder) sketch(one bool) *sketch.Sketch {
+// of a sketch of one value, into s (nil: a new sketch), and returns it; nil on
+// error.
+func (d *decoder) sketch(one bool, s *sketch.Sketch) *sketch.Sketch {
 	schema := int8(d.byte("sketch schema"))
 	if d.err == nil && (schema < minSketchSchema || schema > maxSketchSchema) {
 		d.fail("sketch schema %d", schema)
@@ -450,13 +480,19 @@ func (d *decoder) sketch(one bool) *sketch.Sketch {
 			d.fail("sketch value %v", v)
 			return nil
 		}
-		s := sketch.New(int32(schema))
+		if s != nil {
+			s.Reset() // back to the schema it was created or decoded with
+		}
+		if s == nil || s.Schema() != int32(schema) {
+			s = sketch.New(int32(schema))
+		}
 		s.Add(v)
 		return s
 	}
 	// Rebuild the sketch's own encoding (see sketch.Sketch.AppendBinary), bounded
 	// in size by the input: an empty run of any length is two uvarints.
-	std := []byte{sketchVersion, byte(schema)}
+	std := append(d.r.std[:0], sketchVersion, byte(schema))
+	defer func() { d.r.std = std[:0] }()
 	zero := d.uvarint("sketch zero count")
 	std = binary.AppendUvarint(std, zero)
 	total, c1 := zero, uint64(0)
@@ -478,12 +514,20 @@ func (d *decoder) sketch(one bool) *sketch.Sketch {
 		}
 		std, d.b = append(std, d.b[:24]...), d.b[24:]
 	}
-	s := &sketch.Sketch{}
+	if s == nil {
+		s = &sketch.Sketch{}
+	}
 	if err := s.UnmarshalBinary(std); err != nil {
 		d.fail("%v", err)
 		return nil
 	}
 	return s
+}
+
+// item is a bucket as appendSketch writes it: the gap from the one before, and
+// its count.
+type item struct {
+	gap, count uint64
 }
 
 // maxGap bounds a gap between buckets: the sketch spans at most 4096 buckets, and
@@ -506,10 +550,8 @@ func (d *decoder) buckets(std []byte) ([]byte, uint64) {
 	if d.err == nil && (first < math.MinInt32 || first > math.MaxInt32) {
 		d.fail("bucket index %d", first)
 	}
-	type item struct {
-		gap, count uint64
-	}
-	items := make([]item, 0, n)
+	items := d.r.items[:0]
+	defer func() { d.r.items = items[:0] }()
 	last, total := first, uint64(0)
 	for i := range n {
 		x := d.uvarint("bucket")

@@ -30,6 +30,9 @@ func testAgg(withSketch bool, vals ...float64) *aggregate.Aggregate {
 
 func TestCodecRoundTrip(t *testing.T) {
 	group := string(store.AppendGroup(nil, []byte("/api\x00users"), []byte(""), []byte("eu")))
+	// reused decodes every record after the one before, as stage 2 does: it must
+	// decode each as a new Record does.
+	var reused Record
 	f := func(name string, source int32, d Delta) {
 		t.Helper()
 		key := AppendDeltaKey([]byte("prefix"), "endpoint_1m", d.Group)[len("prefix"):]
@@ -40,6 +43,14 @@ func TestCodecRoundTrip(t *testing.T) {
 		var r Record
 		if err := DecodeRecord(key, value[1:], &r); err != nil {
 			t.Fatalf("%s: %v", name, err)
+		}
+		for range 2 {
+			if err := DecodeRecord(key, value[1:], &reused); err != nil {
+				t.Fatalf("%s, reused record: %v", name, err)
+			}
+			if again, err := AppendDeltaValue(nil, reused.Source, &reused.Delta); err != nil || !bytes.Equal(again, value[1:]) {
+				t.Errorf("%s: decoded into a reused record, it encodes differently (%v)", name, err)
+			}
 		}
 		if r.Watermark || r.Source != source || r.AggName != "endpoint_1m" || r.Delta.Group != d.Group || r.Delta.Agg != 0 {
 			t.Errorf("%s: decoded %+v", name, r)
@@ -85,6 +96,12 @@ func TestCodecRoundTrip(t *testing.T) {
 		{Start: 0, End: 10, From: min64, Last: 0, Agg: withInf(testAgg(true, 1, 2))},   // and did: its count is below Values
 		{Start: 0, End: 10, From: min64, Last: 0, Agg: merged()},                       // a downscaled sketch of many buckets
 		{Start: 0, End: 10, From: min64, Last: 0, Agg: &aggregate.Aggregate{Count: 1, Sum: 1, Min: math.Inf(1), Max: math.Inf(-1)}},
+	}})
+
+	f("every kind, after the others", 3, Delta{Group: group, Parts: []engine.Part{
+		{Start: 0, End: 10, From: min64, Last: 0, Agg: testAgg(false, 1)}, // where a sketch was
+		{Start: -60000, End: 0, From: min64, Last: -1, Agg: testAgg(true, 0.5, 0.25)},
+		{From: min64, Last: 77, Late: true, Agg: testAgg(true, 2)}, // one value where many were
 	}})
 
 	key, value := AppendWatermark(nil, []byte{9}, 5, -42)
@@ -295,4 +312,38 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeRecordReuses: stage 2 decodes every delta into one Record. Once it has
+// decoded one like it, a delta of a key with a sketch of some hundred buckets
+// costs one allocation, its group key's string: the parts, aggregates, sketches
+// and scratch space are the record's, reused.
+func TestDecodeRecordReuses(t *testing.T) {
+	vals := make([]float64, 300)
+	for i := range vals {
+		vals[i] = 0.001 * math.Pow(1.03, float64(i))
+	}
+	group := string(store.AppendGroup(nil, []byte("/api/users"), []byte("GET")))
+	d := Delta{Group: group, Parts: []engine.Part{
+		{Start: 0, End: 60000, From: math.MinInt64, Last: 1, Agg: testAgg(true, vals...)},
+		{Start: 60000, End: 120000, From: math.MinInt64, Last: 60000, Agg: testAgg(true, 0.2)},
+	}}
+	key := AppendDeltaKey(nil, "endpoint_1m", group)
+	value, err := AppendDeltaValue(nil, -1, &d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wkey, wvalue := AppendWatermark(nil, nil, 1, 5)
+	var r Record
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := DecodeRecord(key, value, &r); err != nil {
+			t.Fatal(err)
+		}
+		if err := DecodeRecord(wkey, wvalue, &r); err != nil { // in between, as in the topic
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("%v allocations per delta, want 1 (the group key)", allocs)
+	}
 }
