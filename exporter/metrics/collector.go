@@ -29,7 +29,8 @@ type aggDescs struct {
 	classFirst bool
 	// measureOrder lists the anomaly measures by name.
 	measureOrder []int
-	quantiles    int // window quantiles per key
+	quantiles    int     // window quantiles per key
+	at           extraAt // where the keys' label pairs with a quantile or a measure start
 }
 
 // NewCollector returns the collector of v; register it with the registry /metrics serves.
@@ -88,6 +89,7 @@ func NewCollector(v *View) *Collector {
 		}
 		d.after = v.aggs[i].layout.after
 		d.quantiles = len(v.aggs[i].quantiles)
+		d.at = v.aggs[i].at
 		d.classFirst = len(dims) == 0 || className < slices.Min(dims)
 		for j := range v.aggs[i].measures {
 			d.measureOrder = append(d.measureOrder, j)
@@ -138,7 +140,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggSnapshot) {
 	keys := s.keys
-	slices.SortFunc(keys, func(a, b *keySnap) int { return cmpPairs(a.labels.pairs, b.labels.pairs) })
+	slices.SortFunc(keys, func(a, b keySnap) int { return cmpPairs(a.labels.pairs, b.labels.pairs) })
 	totals := 0
 	for _, k := range keys {
 		if k.total != nil {
@@ -160,19 +162,19 @@ func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggS
 		if d.classFirst {
 			for _, k := range keys {
 				if t := k.total; t != nil {
-					errors.add().set(d.errors, k.labels.client, t.client, false)
+					errors.add().set(d.errors, k.labels.client(), t.client, false)
 				}
 			}
 			for _, k := range keys {
 				if t := k.total; t != nil {
-					errors.add().set(d.errors, k.labels.server, t.server, false)
+					errors.add().set(d.errors, k.labels.server(), t.server, false)
 				}
 			}
 		} else {
 			for _, k := range keys {
 				if t := k.total; t != nil {
-					errors.add().set(d.errors, k.labels.client, t.client, false)
-					errors.add().set(d.errors, k.labels.server, t.server, false)
+					errors.add().set(d.errors, k.labels.client(), t.client, false)
+					errors.add().set(d.errors, k.labels.server(), t.server, false)
 				}
 			}
 		}
@@ -183,7 +185,7 @@ func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggS
 		nc := len(c.v.classic)
 		buckets, ptrs := make([]dto.Bucket, nc*totals), make([]*dto.Bucket, nc*totals)
 		for _, k := range keys {
-			if t := k.total; t != nil && t.hasHist {
+			if t := k.total; t != nil && t.hist != nil {
 				h := latency.add()
 				h.desc, h.labels = d.latency, k.labels.pairs
 				t.hist.fill(&h.h)
@@ -216,14 +218,18 @@ func (c *Collector) collectAgg(ch chan<- prometheus.Metric, d *aggDescs, s *aggS
 			// An active key with no errors exports 0, not nothing.
 			ratios.add().set(d.winErrorRatio, k.labels.pairs, w.ratio, true)
 		}
+		x := w.extra
+		if x == nil {
+			continue
+		}
 		if d.winLatency != nil {
-			for j, q := range w.quantiles {
-				quantiles.add().set(d.winLatency, k.labels.quantiles[j], q, true)
+			for j, q := range x.quantiles {
+				quantiles.add().set(d.winLatency, k.labels.quantile(d.at, j), q, true)
 			}
 		}
 		for _, j := range d.measureOrder {
-			if w.hasScore[j] {
-				anomaly.add().set(d.anomaly, k.labels.measures[j], w.scores[j], true)
+			if x.hasScore[j] {
+				anomaly.add().set(d.anomaly, k.labels.measure(d.at, j), x.scores[j], true)
 			}
 		}
 	}

@@ -45,7 +45,7 @@
 // metrics.idle_windows windows are dropped from the View, so its memory follows
 // the active keys.
 //
-// Scrapes never hold back processing: the Sink methods publish an immutable
-// snapshot per changed key, and Collect copies the pointers to them under the
+// Scrapes never hold back processing: the Sink methods publish a snapshot of
+// immutable values per changed key, and Collect copies the snapshots under the
 // View's lock and builds the series outside it (see View).
 package metrics

@@ -28,16 +28,30 @@ var (
 type keyLabels struct {
 	vals  []string         // dimension values, in group_by order
 	pairs []*dto.LabelPair // the dimensions, sorted by name
-	// measures holds, per anomaly measure of the aggregation, pairs with the
-	// measure label added (nil without anomaly scores).
-	measures [][]*dto.LabelPair
-	// quantiles holds, per window quantile of the aggregation (in the order of
-	// aggView.qpairs), pairs with the quantile label added.
-	quantiles [][]*dto.LabelPair
-	// client and server are the pairs with the class label added, when the
-	// aggregation counts errors.
-	client, server []*dto.LabelPair
+	// with holds the pairs with one label added: the class label's client and
+	// server values when the aggregation counts errors, then each window
+	// quantile (in the order of aggView.qpairs), then each anomaly measure; nil
+	// for an aggregation with none of them. extraAt says where each starts.
+	with [][]*dto.LabelPair
 }
+
+// extraAt is where each kind of added label starts in keyLabels.with, the same
+// for every key of an aggregation.
+type extraAt struct{ quantiles, measures int }
+
+func newExtraAt(errors bool, quantiles int) extraAt {
+	e := extraAt{}
+	if errors {
+		e.quantiles = 2
+	}
+	e.measures = e.quantiles + quantiles
+	return e
+}
+
+func (k *keyLabels) client() []*dto.LabelPair                    { return k.with[0] }
+func (k *keyLabels) server() []*dto.LabelPair                    { return k.with[1] }
+func (k *keyLabels) quantile(at extraAt, j int) []*dto.LabelPair { return k.with[at.quantiles+j] }
+func (k *keyLabels) measure(at extraAt, j int) []*dto.LabelPair  { return k.with[at.measures+j] }
 
 // dimLayout is how an aggregation's dimensions sort by name.
 type dimLayout struct {
@@ -65,13 +79,25 @@ func newDimLayout(groupBy []string) dimLayout {
 
 // newKeyLabels decodes an encoded group key into its label pairs. A key that
 // does not decode to one value per dimension (never written by the engine) gets
-// empty values for the missing ones, so its series stay well-formed.
+// empty values for the missing ones, so its series stay well-formed. The values
+// share one string.
 func (l *dimLayout) newKeyLabels(group string, measures, quantiles []*dto.LabelPair, errors bool) *keyLabels {
 	raw, _ := store.SplitGroup([]byte(group))
+	n := 0
+	for i := range min(len(raw), len(l.order)) {
+		n += len(raw[i])
+	}
+	buf := make([]byte, 0, n)
+	for i := range min(len(raw), len(l.order)) {
+		buf = append(buf, raw[i]...)
+	}
+	all := string(buf)
 	k := &keyLabels{vals: make([]string, len(l.order))}
+	at := 0
 	for i := range k.vals {
 		if i < len(raw) {
-			k.vals[i] = string(raw[i])
+			k.vals[i] = all[at : at+len(raw[i])]
+			at += len(raw[i])
 		}
 	}
 	pairs := make([]dto.LabelPair, len(l.order))
@@ -80,24 +106,18 @@ func (l *dimLayout) newKeyLabels(group string, measures, quantiles []*dto.LabelP
 		pairs[j].Name, pairs[j].Value = &l.names[j], &k.vals[i]
 		k.pairs[j] = &pairs[j]
 	}
-	k.measures = withEach(k.pairs, measures)
-	k.quantiles = withEach(k.pairs, quantiles)
+	var extra []*dto.LabelPair
 	if errors {
-		k.client, k.server = withPairs(k.pairs, clientPair), withPairs(k.pairs, serverPair)
+		extra = append(extra, clientPair, serverPair)
+	}
+	extra = append(append(extra, quantiles...), measures...)
+	if len(extra) > 0 {
+		k.with = make([][]*dto.LabelPair, len(extra))
+		for i, e := range extra {
+			k.with[i] = withPairs(k.pairs, e)
+		}
 	}
 	return k
-}
-
-// withEach returns pairs with each of extra added, nil if extra is empty.
-func withEach(pairs, extra []*dto.LabelPair) [][]*dto.LabelPair {
-	if len(extra) == 0 {
-		return nil
-	}
-	out := make([][]*dto.LabelPair, len(extra))
-	for i, e := range extra {
-		out[i] = withPairs(pairs, e)
-	}
-	return out
 }
 
 // withPairs returns pairs (sorted by name) with extra (sorted by name) merged in.

@@ -20,10 +20,10 @@ import (
 // methods are safe for concurrent use with Collect.
 //
 // The Sink methods run on the stream runtime's processing goroutine. They keep
-// what they build under mu and publish, per key, an immutable keySnap, replaced
-// (never modified) when the key changes. Collect holds mu only to copy the
-// pointers to those snapshots and builds the metrics outside it, so a scrape,
-// however long, never holds back processing.
+// what they build under mu and publish, per key, a keySnap of pointers to
+// immutable values, replaced (never modified) when the key changes. Collect holds
+// mu only to copy those snapshots and builds the metrics outside it, so a
+// scrape, however long, never holds back processing.
 type View struct {
 	cfg    *config.Config
 	now    func() time.Time
@@ -54,10 +54,11 @@ type aggView struct {
 	// sorts the gauges: by the label value, as a string.
 	quantiles []float64
 	qpairs    []*dto.LabelPair
+	at        extraAt // where the keys' pairs with a quantile or a measure start
 
 	keys  map[string]*keyView
 	list  []*keyView // the keys, in no order; keyView.pos indexes it
-	snaps []*keySnap // what Collect reads: snaps[i] is list[i]'s
+	snaps []keySnap  // what Collect reads: snaps[i] is list[i]'s
 	dirty []*keyView // keys whose snapshot is out of date
 
 	// newest is the newest window complete on every local partition (for any
@@ -103,7 +104,8 @@ type keyView struct {
 	dirty     bool
 }
 
-// keySnap is what Collect reads of a key: immutable once published.
+// keySnap is what Collect reads of a key, copied under the lock: the pointers
+// it holds are immutable.
 type keySnap struct {
 	labels *keyLabels
 	total  *partTotal
@@ -115,8 +117,15 @@ type keySnap struct {
 type partTotal struct {
 	partition             int32
 	count, client, server float64
-	hist                  hist
-	hasHist               bool // the aggregation has quantiles and the total a sketch
+	// hist is nil unless the aggregation has quantiles and the total a sketch:
+	// a count-only key's total is 40 bytes, not 200.
+	hist *hist
+}
+
+// histTotal is a partTotal with its hist, in one allocation.
+type histTotal struct {
+	partTotal
+	h hist
 }
 
 // NewView returns an empty view for cfg.
@@ -162,6 +171,7 @@ func NewView(cfg *config.Config) *View {
 			av.quantiles = append(av.quantiles, a.Quantiles[i])
 			av.qpairs = append(av.qpairs, &dto.LabelPair{Name: &quantileName, Value: &names[i]})
 		}
+		av.at = newExtraAt(av.errors, len(av.quantiles))
 		v.aggs = append(v.aggs, av)
 	}
 	return v
@@ -185,7 +195,7 @@ func (av *aggView) key(group string) *keyView {
 		doneClose: math.MinInt64, last: math.MinInt64, anomaly: make([]ewma, len(av.measures))}
 	av.keys[group] = k
 	av.list = append(av.list, k)
-	av.snaps = append(av.snaps, nil)
+	av.snaps = append(av.snaps, keySnap{})
 	av.markDirty(k)
 	return k
 }
@@ -203,7 +213,7 @@ func (av *aggView) drop(k *keyView) {
 	moved := av.list[last]
 	av.list[k.pos], av.snaps[k.pos] = moved, av.snaps[last]
 	moved.pos = k.pos
-	av.list[last], av.snaps[last] = nil, nil
+	av.list[last], av.snaps[last] = nil, keySnap{}
 	av.list, av.snaps = av.list[:last], av.snaps[:last]
 	k.pos = -1
 	if len(k.owners) > 1 {
@@ -314,7 +324,7 @@ func (v *View) settle() {
 		for _, k := range av.dirty {
 			k.dirty = false
 			if k.pos >= 0 {
-				av.snaps[k.pos] = &keySnap{labels: k.labels, total: k.total, latest: k.latest}
+				av.snaps[k.pos] = keySnap{labels: k.labels, total: k.total, latest: k.latest}
 			}
 		}
 		clear(av.dirty)
@@ -352,17 +362,22 @@ func (v *View) setTotal(partition int32, c *engine.Change) {
 	av.own(k, partition)
 	k.last = max(k.last, c.Value.Last)
 	a := c.Value.Agg
-	t := &partTotal{partition: partition, count: float64(a.Count), client: float64(a.ClientErrors), server: float64(a.ServerErrors)}
+	var t *partTotal
 	if av.latency && a.Sketch != nil {
-		v.hists.build(&t.hist, a.Sketch, v.schema)
+		ht := &histTotal{}
+		ht.hist = &ht.h
+		t = &ht.partTotal
+		v.hists.build(t.hist, a.Sketch, v.schema)
 		if len(v.classic) > 0 {
 			// From the sketch at its own schema, not the exported one: the finer
 			// its buckets, the smaller the error at a classic bound.
 			t.hist.classic = make([]uint64, len(v.classic))
 			a.Sketch.ClassicCounts(v.classic, t.hist.classic)
 		}
-		t.hasHist = true
+	} else {
+		t = &partTotal{}
 	}
+	t.partition, t.count, t.client, t.server = partition, float64(a.Count), float64(a.ClientErrors), float64(a.ServerErrors)
 	i, found := slices.BinarySearchFunc(k.totals, partition, func(x *partTotal, p int32) int { return cmp.Compare(x.partition, p) })
 	if found {
 		k.totals[i] = t
@@ -388,12 +403,13 @@ func sumTotals(ts []*partTotal) *partTotal {
 		sum.count += t.count
 		sum.client += t.client
 		sum.server += t.server
-		if t.hasHist {
-			hists = append(hists, &t.hist)
+		if t.hist != nil {
+			hists = append(hists, t.hist)
 		}
 	}
 	if len(hists) > 0 {
-		sum.hist, sum.hasHist = sumHists(hists), true
+		h := sumHists(hists)
+		sum.hist = &h
 	}
 	return sum
 }
@@ -408,7 +424,7 @@ func (v *View) LastClose(i int) time.Time {
 
 // aggSnapshot is what Collect reads of an aggregation.
 type aggSnapshot struct {
-	keys         []*keySnap
+	keys         []keySnap
 	newestStart  int64
 	missingCheck bool // keys whose window is older than newestStart had no event in it
 	lastClose    time.Time

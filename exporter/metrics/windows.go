@@ -42,6 +42,13 @@ type winSnap struct {
 	start int64
 	count float64
 	ratio float64 // 5xx share, 0 for a window without events
+	// extra is nil for an aggregation without quantiles and anomaly scores: a
+	// count-only key's window is 32 bytes, not 96.
+	extra *winExtra
+}
+
+// winExtra is what a window exports beyond its count and error ratio.
+type winExtra struct {
 	// quantiles of the values, in the order of aggView.quantiles; nil when no
 	// event carried a value.
 	quantiles []float64
@@ -156,27 +163,32 @@ func (v *View) finish(av *aggView, k *keyView, forced bool) {
 func (av *aggView) windowSnap(k *keyView, p pendingWindow) *winSnap {
 	a := p.agg
 	w := &winSnap{start: p.w.Start, count: float64(a.Count), ratio: zeroIfNaN(a.ErrorRatio())}
+	if !av.latency && av.cfg.Anomaly == nil {
+		return w
+	}
+	x := &winExtra{}
+	w.extra = x
 	if av.latency && a.Values > 0 {
-		w.quantiles = make([]float64, len(av.quantiles))
+		x.quantiles = make([]float64, len(av.quantiles))
 		for i, q := range av.quantiles {
-			w.quantiles[i] = a.Quantile(q)
+			x.quantiles[i] = a.Quantile(q)
 		}
 	}
 	if an := av.cfg.Anomaly; an != nil {
-		w.scores, w.hasScore = make([]float64, len(av.measures)), make([]bool, len(av.measures))
+		x.scores, x.hasScore = make([]float64, len(av.measures)), make([]bool, len(av.measures))
 		for i, m := range av.measures {
-			var x float64
+			var obs float64
 			switch m.kind {
 			case 0:
-				x = float64(a.Count)
+				obs = float64(a.Count)
 			case 1:
-				x = a.ErrorRatio()
+				obs = a.ErrorRatio()
 			default:
-				x = a.Quantile(m.q)
+				obs = a.Quantile(m.q)
 			}
 			e := &k.anomaly[i]
-			e.observe(x, an.Alpha, an.Warmup)
-			w.scores[i], w.hasScore[i] = clampScore(e.score), e.hasScore
+			e.observe(obs, an.Alpha, an.Warmup)
+			x.scores[i], x.hasScore[i] = clampScore(e.score), e.hasScore
 		}
 	}
 	return w
