@@ -220,12 +220,15 @@ func (a *agg) newPart(k *key, start, end, from int64) *engine.Part {
 
 // release empties k and its parts' aggregates and puts it on the free list: the
 // interval is over (flushed or reset) and nothing refers to its parts any more.
+// Spare parts this interval did not use let their aggregates go: a tumbling key
+// has two parts for an interval at a window's end, then one for a minute.
 func (a *agg) release(k *key) {
 	for i := range k.parts {
 		if ag := k.parts[i].Agg; ag != nil {
 			emptyAggregate(ag)
 		}
 	}
+	clear(k.parts[len(k.parts):cap(k.parts)])
 	k.group, k.parts, k.late = "", k.parts[:0], nil
 	a.free = append(a.free, k)
 }
