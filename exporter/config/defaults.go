@@ -20,7 +20,7 @@ const defaultRetention = Duration(24 * time.Hour)
 var DefaultClassicBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // DefaultGCPercent is the default of Memory.GCPercent.
-const DefaultGCPercent = 100
+const DefaultGCPercent = 50
 
 // DefaultMaxKeys is the default of Aggregation.MaxKeys.
 const DefaultMaxKeys = 100000

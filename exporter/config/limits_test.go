@@ -323,7 +323,7 @@ func TestExplicitZeros(t *testing.T) {
 	if a.MaxKeys != DefaultMaxKeys || a.Retention != Duration(24*time.Hour) || c.Stream.CommitInterval != Duration(100*time.Millisecond) ||
 		c.Stream.SessionTimeout != Duration(45*time.Second) || c.Kafka.FetchMaxWait != Duration(250*time.Millisecond) ||
 		c.Kafka.FetchMaxBytes != 8<<20 || c.State.BlockCacheSize != 16<<20 || c.State.MemtableBudget != 32<<20 || c.Metrics.IdleWindows != 5 || c.Stream.ReplicationFactor != -1 ||
-		c.Memory.GCPercent != 100 {
+		c.Memory.GCPercent != 50 {
 		t.Errorf("defaults not applied: %+v %+v", a, c)
 	}
 	for _, field := range []string{
